@@ -1,0 +1,64 @@
+# Thin wrapper over meson for the README commands; the build is meson's.
+#
+#   make          build into build/ (vduse-blk and libvdusekit)
+#   make demo     install what is missing, build, show vduse-blk at work
+#   make check    install what is missing, build, run every test
+#   make bench    the benchmark against the peers (docs/benchmarks.md)
+#   make fuzz     fuzz for FUZZ_TIME seconds (default 600)
+#   make clean    remove the build folders
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_TIME  ?= 600
+MESON_OPTS ?=
+
+.PHONY: all deps demo check check-unit check-asan check-vm bench fuzz clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true $(MESON_OPTS)
+
+deps:
+	@scripts/deps.sh
+
+demo: deps all
+	tests/vm/run -- scripts/demo.sh
+
+# Every stage runs even if an earlier one failed, so one report counts all;
+# the exit status is non-zero if any stage failed.
+check: deps all
+	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
+	@status=0; \
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || status=1; \
+	$(MAKE) --no-print-directory check-asan || status=1; \
+	scripts/test-summary.py $(BUILD) $(ASAN_BUILD); \
+	exit $$status
+
+# The host-side unit tests again, under AddressSanitizer and UBSan.
+check-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1 \
+	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
+
+check-unit: all
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+check-vm: all
+	meson test -C $(BUILD) --suite vm --print-errorlogs
+
+bench: deps all
+	@scripts/deps.sh bench
+	bench/run
+
+fuzz:
+	tests/fuzz/run-fuzz.sh $(FUZZ_TIME)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

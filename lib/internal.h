@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internals shared by the library's source files and its host-side tests.
+ * Nothing here is exported from libvdusekit.so (see lib/vdusekit.map).
+ */
+#ifndef VDK_INTERNAL_H
+#define VDK_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/virtio_ring.h>
+
+#include "vdusekit.h"
+
+#define VDK_EXPORT __attribute__((visibility("default")))
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+/* Largest queue the library serves; also bounds every descriptor walk. */
+#define VDK_QUEUE_SIZE_MAX	32768
+
+/* Permission bits for IOVA regions and lookups, equal to VDUSE_ACCESS_*. */
+#define VDK_PERM_RO	1	/* device may read */
+#define VDK_PERM_WO	2	/* device may write */
+#define VDK_PERM_RW	3
+
+/* errors.c: thread-local last error, formatted like printf. */
+__attribute__((format(printf, 2, 3)))
+int vdk_set_error(int err, const char *fmt, ...);
+void vdk_clear_error(void);
+
+/*
+ * One mapped IOVA range [start, last].  @va is the address of @start.
+ * @map_base/@map_len are what munmap() needs.
+ */
+struct iova_region {
+	uint64_t start;
+	uint64_t last;
+	uint8_t *va;
+	void *map_base;
+	size_t map_len;
+	int perm;
+};
+
+struct iova_map;
+
+/*
+ * Called on a miss to map the region containing @iova (e.g. with
+ * VDUSE_IOTLB_GET_FD + mmap) and add it with iova_map_add().  Returns 0 or
+ * -errno.  Called with the map's write lock held.
+ */
+typedef int (*iova_miss_fn)(struct iova_map *map, uint64_t iova, void *opaque);
+
+#define IOVA_REGIONS_MAX 256
+
+struct iova_map {
+	pthread_rwlock_t lock;
+	unsigned int nr;
+	struct iova_region regions[IOVA_REGIONS_MAX];
+	iova_miss_fn miss;
+	void *miss_opaque;
+	/* Bumped whenever regions are removed, so cached pointers can check. */
+	atomic_uint generation;
+};
+
+/* iova.c */
+void iova_map_init(struct iova_map *map, iova_miss_fn miss, void *opaque);
+void iova_map_destroy(struct iova_map *map);
+/* Adds a region (write lock must be held if other threads use the map). */
+int iova_map_add(struct iova_map *map, const struct iova_region *r);
+/* Unmaps and forgets every region overlapping [start, last]. */
+void iova_map_remove(struct iova_map *map, uint64_t start, uint64_t last);
+/*
+ * Translates [iova, iova + len) for access @perm.  On success returns the
+ * host address and sets *@contig to the bytes available contiguously from
+ * there, at most @len (callers split the rest).  Returns NULL if @iova is
+ * unmapped or lacks @perm; never returns a pointer outside a region.
+ */
+void *iova_translate_prefix(struct iova_map *map, uint64_t iova, uint64_t len,
+			    int perm, uint64_t *contig);
+/* Translates the whole range, which must sit in one region; NULL otherwise. */
+void *iova_translate(struct iova_map *map, uint64_t iova, uint64_t len, int perm);
+
+/* Per-queue state.  Fields after "ring" are owned by the queue thread. */
+struct vdk_vq {
+	struct vdk_dev *dev;
+	struct iova_map *map;
+	unsigned int index;
+	unsigned int max_size;
+	int kick_fd;
+	void *opaque;
+	bool started;
+
+	/* ring */
+	unsigned int num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint64_t desc_iova, avail_iova, used_iova;
+	bool event_idx;
+	bool indirect;
+
+	uint16_t last_avail_idx;
+	uint16_t used_idx;		/* shadow of used->idx */
+	uint16_t signalled_used;	/* used idx at last interrupt */
+	bool signalled_used_valid;
+	unsigned int pushed_since_notify;
+	unsigned int inflight;
+	bool broken;
+
+	/* scratch for one walk; num entries */
+	struct iovec *scratch;
+	unsigned int scratch_cap;
+
+	/* free list of request blocks of free_size bytes */
+	void *free_list;
+	size_t free_size;
+
+	/* How interrupts reach the driver; tests replace it. */
+	int (*inject_irq)(struct vdk_vq *vq);
+};
+
+/* vq.c */
+/*
+ * Sets up @vq over rings at the given IOVAs, translating through @map.
+ * Returns 0, or -EINVAL (with the error set) if the rings are not mapped
+ * or @num is not a power of two within max_size.
+ */
+int vq_init_rings(struct vdk_vq *vq, struct iova_map *map, unsigned int num,
+		  uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
+		  uint16_t last_avail_idx, uint64_t features);
+/* Forgets ring pointers, frees scratch and cached request blocks. */
+void vq_reset_rings(struct vdk_vq *vq);
+
+struct vdk_dev {
+	char name[VDK_NAME_MAX + 1];
+	int ctl_fd;		/* /dev/vduse/control, -1 when not needed */
+	int fd;			/* /dev/vduse/NAME */
+	struct vdk_dev_ops ops;
+	void *opaque;
+	uint32_t device_id;
+	uint64_t features;	/* offered */
+	uint64_t driver_features;
+	uint8_t status;
+	unsigned int num_queues;
+	unsigned int queue_size;
+	uint32_t config_size;
+	bool attached;
+	struct iova_map map;
+	struct vdk_vq *vqs;
+};
+
+#endif /* VDK_INTERNAL_H */
