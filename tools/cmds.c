@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * list, del, resize, stats: clients of the running daemons' control
+ * sockets, plus what can be done for a device whose daemon is gone.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vduse-blk.h"
+
+#define REPLY_MAX 65536
+
+static bool device_exists(const char *name)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/class/vduse/%s", name);
+	return stat(path, &st) == 0;
+}
+
+static bool check_name_arg(const char *cmd, int argc, char **argv, int want)
+{
+	if (argc < want + 1) {
+		err("%s needs a device NAME (see '" PROG " list')", cmd);
+		return false;
+	}
+	if (vdk_name_check(argv[1]) < 0) {
+		err("%s: %s", cmd, vdk_last_error());
+		return false;
+	}
+	return true;
+}
+
+/* Prints one list entry for a device no daemon of ours answers for. */
+static void list_orphan(const char *name, bool json, bool first)
+{
+	char node[64] = "-";
+
+	if (vdk_dev_node(name, node, sizeof(node)) < 0)
+		strcpy(node, "-");
+	if (json)
+		printf("%s{\"name\": \"%s\", \"node\": \"%s\", \"backend\": null, "
+		       "\"size\": null, \"queues\": null, \"pid\": null, "
+		       "\"state\": \"no daemon\"}", first ? "" : ",\n ", name, node);
+	else
+		printf("%-16s %-18s %-28s %12s %6s %8s %s\n", name, node, "-", "-",
+		       "-", "-", "no daemon (del removes it)");
+}
+
+int cmd_list(int argc, char **argv)
+{
+	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	char *reply;
+	struct dirent **ents = NULL;
+	int n, i, shown = 0;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		err("usage: " PROG " list [--json]");
+		return 1;
+	}
+	if (!check_root("list"))
+		return 1;
+	reply = malloc(REPLY_MAX);
+	if (!reply)
+		return 1;
+	n = scandir("/sys/class/vduse", &ents, NULL, alphasort);
+	if (json)
+		printf("[");
+	else
+		printf("%-16s %-18s %-28s %12s %6s %8s %s\n", "NAME", "NODE", "BACKEND",
+		       "SIZE", "QUEUES", "PID", "STATE");
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (name[0] == '.' || !strcmp(name, "control"))
+			continue;
+		if (ctl_request(name, json ? "info" : "info-tsv", reply, REPLY_MAX) < 0) {
+			list_orphan(name, json, shown == 0);
+		} else if (json) {
+			reply[strcspn(reply, "\n")] = '\0';
+			printf("%s%s", shown ? ",\n " : "", reply);
+		} else {
+			char *f[7], *p = reply;
+			int k;
+
+			reply[strcspn(reply, "\n")] = '\0';
+			for (k = 0; k < 7; k++)
+				f[k] = strsep(&p, "\t");
+			if (!f[6]) {
+				list_orphan(name, false, false);
+			} else {
+				printf("%-16s %-18s %-28s %12s %6s %8s %s\n", f[0], f[1],
+				       f[2], f[3], f[4], f[5], f[6]);
+			}
+		}
+		shown++;
+	}
+	if (json)
+		printf("]\n");
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	free(reply);
+	return 0;
+}
+
+/* Reads "pid": N out of an info reply; 0 if absent. */
+static pid_t reply_pid(const char *reply)
+{
+	const char *p = strstr(reply, "\"pid\": ");
+
+	return p ? (pid_t)atoi(p + 7) : 0;
+}
+
+static bool wait_gone(const char *name, pid_t pid, int seconds)
+{
+	struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < seconds * 20; i++) {
+		bool alive = pid > 0 && kill(pid, 0) == 0;
+
+		if (!alive && !device_exists(name))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+int cmd_del(int argc, char **argv)
+{
+	char reply[4096], path[300];
+	const char *name;
+	pid_t pid;
+	int ret;
+
+	if (!check_name_arg("del", argc, argv, 1))
+		return 1;
+	if (argc > 2) {
+		err("usage: " PROG " del NAME");
+		return 1;
+	}
+	if (!check_root("del"))
+		return 1;
+	name = argv[1];
+
+	ret = ctl_request(name, "info", reply, sizeof(reply));
+	if (ret == 0) {
+		pid = reply_pid(reply);
+		ret = ctl_request(name, "stop", reply, sizeof(reply));
+		if (ret < 0 || strncmp(reply, "OK", 2)) {
+			err("the daemon of %s did not accept the stop request: %s",
+			    name, ret < 0 ? strerror(-ret) : reply);
+			return 1;
+		}
+		/* Detach waits for I/O in flight; give it time. */
+		if (!wait_gone(name, pid, 120)) {
+			err("%s is still there after 120 s; see %s/%s.log", name,
+			    RUN_DIR, name);
+			return 1;
+		}
+		return 0;
+	}
+	if (!device_exists(name)) {
+		err("there is no device named '%s' (see '" PROG " list')", name);
+		return 1;
+	}
+	/* No daemon answers: clean up what it left. */
+	ret = vdk_dev_destroy_by_name(name);
+	if (ret < 0) {
+		err("cannot remove %s: %s", name, vdk_last_error());
+		return 1;
+	}
+	ctl_sock_path(name, path, sizeof(path));
+	unlink(path);
+	return 0;
+}
+
+int cmd_resize(int argc, char **argv)
+{
+	char reply[4096], req[128];
+	uint64_t size;
+	int ret;
+
+	if (!check_name_arg("resize", argc, argv, 2))
+		return 1;
+	if (argc != 3) {
+		err(argc < 3 ? "resize needs a SIZE, e.g. '" PROG " resize %s 20G'"
+			     : "usage: " PROG " resize NAME SIZE", argv[1]);
+		return 1;
+	}
+	if (backend_parse_size(argv[2], "SIZE", &size) < 0) {
+		err("%s", backend_last_error());
+		return 1;
+	}
+	if (!check_root("resize"))
+		return 1;
+	snprintf(req, sizeof(req), "resize %llu", (unsigned long long)size);
+	ret = ctl_request(argv[1], req, reply, sizeof(reply));
+	if (ret < 0) {
+		err(device_exists(argv[1]) ? "no daemon serves %s; resize needs a running device"
+					   : "there is no device named '%s' (see '" PROG " list')",
+		    argv[1]);
+		return 1;
+	}
+	if (strncmp(reply, "OK", 2)) {
+		err("resize %s: %s", argv[1], reply + (strncmp(reply, "ERR ", 4) ? 0 : 4));
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	bool json = argc > 2 && !strcmp(argv[2], "--json");
+	char *reply;
+	int ret;
+
+	if (!check_name_arg("stats", argc, argv, 1))
+		return 1;
+	if (argc > 3 || (argc == 3 && !json)) {
+		err("usage: " PROG " stats NAME [--json]");
+		return 1;
+	}
+	if (!check_root("stats"))
+		return 1;
+	reply = malloc(REPLY_MAX);
+	if (!reply)
+		return 1;
+	ret = ctl_request(argv[1], json ? "stats" : "stats-text", reply, REPLY_MAX);
+	if (ret < 0) {
+		err(device_exists(argv[1]) ? "no daemon serves %s, so it has no statistics"
+					   : "there is no device named '%s' (see '" PROG " list')",
+		    argv[1]);
+		free(reply);
+		return 1;
+	}
+	fputs(reply, stdout);
+	free(reply);
+	return 0;
+}

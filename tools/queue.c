@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * One thread per virtqueue, each with its own io_uring.
+ *
+ * The ring carries everything the thread waits for: a read on the kick
+ * eventfd, a read on the stop eventfd, a poll on the backend's descriptor
+ * (network backends), and the backend's own I/O.  One loop iteration pops
+ * every available request, submits all their I/O with one system call,
+ * reaps every completion, and interrupts the driver once for the batch
+ * (vdk_vq_notify decides whether the driver wants it at all).
+ *
+ * Kicks are switched off while the thread is busy and back on just before
+ * it sleeps, with one more look at the ring in between, so no request can
+ * slip past unseen.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "vduse-blk.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+struct queue_thread {
+	struct daemon *d;
+	struct vdk_vq *vq;
+	unsigned int index;
+	pthread_t thread;
+	struct io_uring ring;
+	struct blk_queue q;
+	size_t req_size;
+	int stop_fd;
+	atomic_bool stop;
+	int start_status;		/* set before start_done is posted */
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	bool start_done;
+
+	/* Long-lived SQEs, each with its own callback. */
+	struct uring_cb kick_cb;
+	uint64_t kick_val;
+	bool kick_armed;
+	struct uring_cb stop_cb;
+	uint64_t stop_val;
+	struct uring_cb poll_cb;
+	bool poll_armed;
+	bool poll_ready;
+};
+
+static struct io_uring_sqe *get_sqe(struct queue_thread *qt)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&qt->ring);
+
+	if (!sqe) {
+		/* The ring is full of unsubmitted entries: push them out. */
+		io_uring_submit(&qt->ring);
+		sqe = io_uring_get_sqe(&qt->ring);
+	}
+	return sqe;
+}
+
+static void arm_kick(struct queue_thread *qt)
+{
+	struct io_uring_sqe *sqe;
+
+	if (qt->kick_armed)
+		return;
+	sqe = get_sqe(qt);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, vdk_vq_kick_fd(qt->vq), &qt->kick_val,
+			   sizeof(qt->kick_val), 0);
+	io_uring_sqe_set_data(sqe, &qt->kick_cb);
+	qt->kick_armed = true;
+}
+
+static void kick_done(struct uring_cb *cb, int res, uint32_t flags)
+{
+	struct queue_thread *qt = container_of(cb, struct queue_thread, kick_cb);
+
+	(void)res;
+	(void)flags;
+	qt->kick_armed = false;
+}
+
+static void stop_done(struct uring_cb *cb, int res, uint32_t flags)
+{
+	struct queue_thread *qt = container_of(cb, struct queue_thread, stop_cb);
+
+	(void)res;
+	(void)flags;
+	atomic_store(&qt->stop, true);
+}
+
+static void arm_poll(struct queue_thread *qt)
+{
+	struct io_uring_sqe *sqe;
+	int fd = backend_queue_poll_fd(qt->q.bq);
+
+	if (fd < 0 || qt->poll_armed)
+		return;
+	sqe = get_sqe(qt);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	io_uring_sqe_set_data(sqe, &qt->poll_cb);
+	qt->poll_armed = true;
+}
+
+static void poll_done(struct uring_cb *cb, int res, uint32_t flags)
+{
+	struct queue_thread *qt = container_of(cb, struct queue_thread, poll_cb);
+
+	(void)res;
+	(void)flags;
+	qt->poll_armed = false;
+	qt->poll_ready = true;
+}
+
+/* Reaps every completion that is ready; returns how many. */
+static unsigned int reap(struct queue_thread *qt)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&qt->ring, head, cqe) {
+		uring_cb_run(cqe);
+		n++;
+	}
+	io_uring_cq_advance(&qt->ring, n);
+	return n;
+}
+
+/* Pops and hands on every available request; false if the ring is broken. */
+static bool pop_all(struct queue_thread *qt)
+{
+	struct vdk_req *req;
+	int ret;
+
+	for (;;) {
+		ret = vdk_vq_pop(qt->vq, qt->req_size, &req);
+		if (ret == -EAGAIN)
+			return true;
+		if (ret < 0) {
+			blk_log(BLK_LOG_ERR, "queue %u: %s; the queue stops until the "
+				"driver resets the device", qt->index, vdk_last_error());
+			return false;
+		}
+		blk_queue_handle_req(&qt->q, req);
+	}
+}
+
+static void notify(struct queue_thread *qt)
+{
+	int ret = vdk_vq_notify(qt->vq);
+
+	if (ret < 0)
+		blk_log_ratelimited(&qt->q.rl, BLK_LOG_ERR,
+				    "queue %u: interrupt: %s", qt->index,
+				    strerror(-ret));
+}
+
+static void run_queue(struct queue_thread *qt)
+{
+	bool healthy = true;
+
+	arm_kick(qt);
+	arm_poll(qt);
+	while (!atomic_load(&qt->stop)) {
+		if (healthy) {
+			vdk_vq_enable_kicks(qt->vq, false);
+			healthy = pop_all(qt);
+		}
+		if (qt->poll_ready) {
+			qt->poll_ready = false;
+			backend_queue_process(qt->q.bq);
+			arm_poll(qt);
+		}
+		arm_kick(qt);
+		notify(qt);
+		/* Sleep only if the ring is still empty with kicks on. */
+		if (healthy && vdk_vq_enable_kicks(qt->vq, true)) {
+			io_uring_submit(&qt->ring);
+		} else {
+			io_uring_submit_and_wait(&qt->ring, 1);
+		}
+		reap(qt);
+		notify(qt);
+	}
+
+	/*
+	 * Stopping (reset, detach, new memory map): the rings are still
+	 * mapped until we return, so finish what the backend holds and hand
+	 * every request back before the library takes the rings away.
+	 */
+	while (blk_queue_inflight(&qt->q) > 0) {
+		io_uring_submit_and_wait(&qt->ring, 1);
+		reap(qt);
+		if (qt->poll_ready) {
+			qt->poll_ready = false;
+			backend_queue_process(qt->q.bq);
+			arm_poll(qt);
+		}
+	}
+	notify(qt);
+	blk_ratelimit_flush(&qt->q.rl);
+}
+
+static void start_done(struct queue_thread *qt, int status)
+{
+	pthread_mutex_lock(&qt->start_lock);
+	qt->start_status = status;
+	qt->start_done = true;
+	pthread_cond_signal(&qt->start_cond);
+	pthread_mutex_unlock(&qt->start_lock);
+}
+
+static void *queue_thread_fn(void *arg)
+{
+	struct queue_thread *qt = arg;
+	struct daemon *d = qt->d;
+	unsigned int depth = d->blk.queue_size;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+	/* Room for a full queue of I/O plus the long-lived entries. */
+	ret = io_uring_queue_init(depth * 2 + 8, &qt->ring, 0);
+	if (ret < 0) {
+		blk_log(BLK_LOG_ERR, "queue %u: io_uring: %s", qt->index, strerror(-ret));
+		start_done(qt, ret);
+		return NULL;
+	}
+	ret = blk_queue_init(&qt->q, &d->blk, qt->index, qt->vq, &qt->ring,
+			     blk_complete_vq);
+	if (ret < 0) {
+		blk_log(BLK_LOG_ERR, "queue %u: %s", qt->index, backend_last_error());
+		io_uring_queue_exit(&qt->ring);
+		start_done(qt, ret);
+		return NULL;
+	}
+	qt->req_size = blk_req_size(&d->blk);
+
+	sqe = io_uring_get_sqe(&qt->ring);
+	io_uring_prep_read(sqe, qt->stop_fd, &qt->stop_val, sizeof(qt->stop_val), 0);
+	io_uring_sqe_set_data(sqe, &qt->stop_cb);
+	start_done(qt, 0);
+
+	run_queue(qt);
+
+	blk_queue_fini(&qt->q);
+	io_uring_queue_exit(&qt->ring);
+	return NULL;
+}
+
+int queue_thread_start(struct daemon *d, struct vdk_vq *vq)
+{
+	unsigned int index = vdk_vq_index(vq);
+	struct queue_thread *qt;
+	int ret;
+
+	if (index >= d->nr_queues)
+		return -EINVAL;
+	if (d->queues[index])
+		return -EBUSY;
+	qt = calloc(1, sizeof(*qt));
+	if (!qt)
+		return -ENOMEM;
+	qt->d = d;
+	qt->vq = vq;
+	qt->index = index;
+	qt->kick_cb.fn = kick_done;
+	qt->stop_cb.fn = stop_done;
+	qt->poll_cb.fn = poll_done;
+	pthread_mutex_init(&qt->start_lock, NULL);
+	pthread_cond_init(&qt->start_cond, NULL);
+	qt->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (qt->stop_fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	ret = -pthread_create(&qt->thread, NULL, queue_thread_fn, qt);
+	if (ret < 0)
+		goto out_close;
+
+	/* Wait for its setup, so a failure is reported here, not lost. */
+	pthread_mutex_lock(&qt->start_lock);
+	while (!qt->start_done)
+		pthread_cond_wait(&qt->start_cond, &qt->start_lock);
+	pthread_mutex_unlock(&qt->start_lock);
+	if (qt->start_status < 0) {
+		ret = qt->start_status;
+		pthread_join(qt->thread, NULL);
+		goto out_close;
+	}
+	pthread_mutex_lock(&d->queues_lock);
+	d->queues[index] = qt;
+	pthread_mutex_unlock(&d->queues_lock);
+	return 0;
+
+out_close:
+	close(qt->stop_fd);
+out_free:
+	free(qt);
+	return ret;
+}
+
+void queue_thread_stop(struct daemon *d, struct vdk_vq *vq)
+{
+	unsigned int index;
+	struct queue_thread *qt;
+	struct blk_stats_snapshot snap;
+	uint64_t one = 1;
+
+	if (!vq)
+		return;
+	index = vdk_vq_index(vq);
+	if (index >= d->nr_queues || !d->queues[index])
+		return;
+	qt = d->queues[index];
+	if (write(qt->stop_fd, &one, sizeof(one)) < 0)
+		blk_log(BLK_LOG_WARN, "queue %u: stop: %m", index);
+	pthread_join(qt->thread, NULL);
+
+	pthread_mutex_lock(&d->queues_lock);
+	blk_stats_read(&qt->q.stats, &snap);
+	if (index < sizeof(d->retired) / sizeof(d->retired[0]))
+		blk_stats_add(&d->retired[index], &snap);
+	d->queues[index] = NULL;
+	pthread_mutex_unlock(&d->queues_lock);
+
+	close(qt->stop_fd);
+	free(qt);
+}
+
+bool queue_thread_stats(struct daemon *d, unsigned int index,
+			struct blk_stats_snapshot *snap)
+{
+	struct blk_stats_snapshot cur;
+	bool running = false;
+
+	if (index >= d->nr_queues)
+		return false;
+	pthread_mutex_lock(&d->queues_lock);
+	if (index < sizeof(d->retired) / sizeof(d->retired[0]))
+		blk_stats_add(snap, &d->retired[index]);
+	if (d->queues[index]) {
+		blk_stats_read(&d->queues[index]->q.stats, &cur);
+		blk_stats_add(snap, &cur);
+		running = true;
+	}
+	pthread_mutex_unlock(&d->queues_lock);
+	return running;
+}

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vduse-blk: turn a file, a RAM disk or remote storage into a virtio block
+ * device (/dev/vdX, or /dev/vhost-vdpa-N for a VM) through VDUSE.
+ *
+ * This file: the command line.  Every input is checked here, with an error
+ * that names the problem and the fix, before anything touches the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vduse-blk.h"
+
+void err(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	fprintf(stderr, PROG ": ");
+	errno = saved;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	errno = saved;
+}
+
+void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void print_backend(const char *name, const char *usage, void *opaque)
+{
+	FILE *out = opaque;
+
+	(void)name;
+	fprintf(out, "  %s\n", usage);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: " PROG " COMMAND [OPTIONS]\n"
+"\n"
+"Serve storage as a virtio block device through VDUSE.\n"
+"\n"
+"Commands:\n"
+"  add [OPTIONS] BACKEND   create a device and serve it (prints its node)\n"
+"  list [--json]           devices, their nodes, backends and daemons\n"
+"  del NAME                stop a device cleanly, or clean up after a dead daemon\n"
+"  resize NAME SIZE        grow a device while it is in use\n"
+"  stats NAME [--json]     per-queue requests, bytes, errors, latency\n"
+"  help                    this text\n"
+"\n"
+"Options of add:\n"
+"  -n, --name NAME         device name (default: first free vduse-blkN)\n"
+"  -q, --queues N          virtqueues, one serving thread each (default 1)\n"
+"  -s, --queue-size N      entries per queue, a power of two 4..1024 (default 256)\n"
+"  -b, --block-size N      logical block size, 512 or 4096 (default 512)\n"
+"  -r, --read-only         refuse writes\n"
+"      --serial STR        serial number the guest sees (up to 20 bytes)\n"
+"      --cache MODE        file backend: auto (O_DIRECT when aligned),\n"
+"                          direct, or buffered (page cache) (default auto)\n"
+"      --vhost             attach to vhost_vdpa (/dev/vhost-vdpa-N, for a VM)\n"
+"                          instead of virtio_vdpa (/dev/vdX on this host)\n"
+"  -f, --foreground        stay in the foreground (for systemd); logs on stderr\n"
+"\n"
+"Backends:\n");
+	backend_list(print_backend, out);
+	fprintf(out,
+"  Sizes take K, M, G or T (powers of 1024).\n"
+"\n"
+"Needs root and the vduse, vdpa and virtio_vdpa (or vhost_vdpa) modules:\n"
+"  modprobe -a vduse virtio_vdpa\n"
+"Background daemons log to " RUN_DIR "/NAME.log.\n");
+}
+
+bool check_root(const char *what)
+{
+	if (geteuid() == 0)
+		return true;
+	err("%s needs root (VDUSE devices and their control sockets are root-only): "
+	    "run it with sudo", what);
+	return false;
+}
+
+/* Parses a decimal number in [min, max] for option @opt. */
+static bool parse_uint(const char *opt, const char *s, unsigned long min,
+		       unsigned long max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max) {
+		err("%s takes a whole number from %lu to %lu, not '%s'", opt, min,
+		    max, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool check_serial(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n > VIRTIO_BLK_ID_BYTES) {
+		err("--serial is %zu bytes; the virtio-blk ID holds at most %d", n,
+		    VIRTIO_BLK_ID_BYTES);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x21 || s[i] > 0x7e) {
+			err("--serial must be printable ASCII without spaces");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Picks the first vduse-blkN that no VDUSE device uses yet. */
+static void pick_name(struct add_opts *o)
+{
+	struct stat st;
+	char path[300];
+	unsigned int i;
+
+	for (i = 0; i < 100000; i++) {
+		snprintf(o->name_buf, sizeof(o->name_buf), "vduse-blk%u", i);
+		snprintf(path, sizeof(path), "/sys/class/vduse/%s", o->name_buf);
+		if (stat(path, &st) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/vduse/%s", o->name_buf);
+		if (stat(path, &st) == 0)
+			continue;
+		break;
+	}
+	o->name = o->name_buf;
+}
+
+/* Tells the user what is missing from the kernel, before we try. */
+static bool check_kernel(bool vhost)
+{
+	struct stat st;
+
+	if (stat("/dev/vduse/control", &st) != 0) {
+		err("/dev/vduse/control is missing: load the VDUSE module with "
+		    "'modprobe -a vduse %s' (Linux 5.15 or later with CONFIG_VDPA_USER)",
+		    vhost ? "vhost_vdpa" : "virtio_vdpa");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The parent half of a background `add`: waits for the daemon to say
+ * whether the device is up, prints the node or the error, and exits.
+ */
+static int wait_for_daemon(pid_t pid, int fd, const char *name)
+{
+	char buf[1024];
+	size_t len = 0;
+	ssize_t n;
+	int status;
+
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		if (memchr(buf, '\n', len))
+			break;
+	}
+	buf[len] = '\0';
+	close(fd);
+	if (!strncmp(buf, "OK ", 3)) {
+		fputs(buf + 3, stdout);
+		return 0;
+	}
+	if (!strncmp(buf, "ERR ", 4)) {
+		fputs(PROG ": ", stderr);
+		fputs(buf + 4, stderr);
+	} else {
+		/* The daemon died without a word: say how it ended. */
+		if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+			err("the daemon was killed by signal %d while setting up",
+			    WTERMSIG(status));
+		else
+			err("the daemon exited while setting up (see %s/%s.log)",
+			    RUN_DIR, name);
+	}
+	waitpid(pid, &status, WNOHANG);
+	return 1;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "queue-size", required_argument, NULL, 's' },
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "vhost", no_argument, NULL, 'V' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct add_opts o = {
+		.blk = { .block_size = 512, .num_queues = 1, .queue_size = 256 },
+	};
+	struct backend_open_opts bo = { 0 };
+	struct backend *be = NULL;
+	int c, ret, pipefd[2];
+	pid_t pid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:q:s:b:rfh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (vdk_name_check(optarg) < 0) {
+				err("bad --name: %s", vdk_last_error());
+				return 1;
+			}
+			o.name = optarg;
+			break;
+		case 'q':
+			if (!parse_uint("--queues", optarg, 1, 64, &o.blk.num_queues))
+				return 1;
+			break;
+		case 's':
+			if (!parse_uint("--queue-size", optarg, 4, 1024, &o.blk.queue_size))
+				return 1;
+			if (o.blk.queue_size & (o.blk.queue_size - 1)) {
+				err("--queue-size must be a power of two (4, 8, ... 1024), not %u",
+				    o.blk.queue_size);
+				return 1;
+			}
+			break;
+		case 'b':
+			if (strcmp(optarg, "512") && strcmp(optarg, "4096")) {
+				err("--block-size is 512 or 4096, not '%s'", optarg);
+				return 1;
+			}
+			o.blk.block_size = atoi(optarg);
+			break;
+		case 'r':
+			o.blk.readonly = true;
+			break;
+		case 'S':
+			if (!check_serial(optarg))
+				return 1;
+			o.blk.serial = optarg;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "auto")) {
+				o.cache = BACKEND_CACHE_AUTO;
+			} else if (!strcmp(optarg, "direct")) {
+				o.cache = BACKEND_CACHE_DIRECT;
+			} else if (!strcmp(optarg, "buffered")) {
+				o.cache = BACKEND_CACHE_BUFFERED;
+			} else {
+				err("--cache is auto, direct or buffered, not '%s'", optarg);
+				return 1;
+			}
+			break;
+		case 'V':
+			o.vhost = true;
+			break;
+		case 'f':
+			o.foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			err("see '" PROG " help'");
+			return 1;
+		}
+	}
+	if (optind != argc - 1) {
+		err(optind == argc ? "add needs a BACKEND, e.g. '" PROG " add /var/lib/disk.img' (see '" PROG " help')"
+				   : "add takes one BACKEND; unexpected '%s'",
+		    argv[optind + 1 < argc ? optind + 1 : optind]);
+		return 1;
+	}
+	o.backend = argv[optind];
+
+	if (!check_root("add") || !check_kernel(o.vhost))
+		return 1;
+	if (!o.name)
+		pick_name(&o);
+	o.blk.name = o.name;
+
+	bo.readonly = o.blk.readonly;
+	bo.block_size = o.blk.block_size;
+	bo.cache = o.cache;
+	ret = backend_open(o.backend, &bo, &be);
+	if (ret < 0) {
+		err("%s", backend_last_error());
+		return 1;
+	}
+
+	if (o.foreground) {
+		ret = daemon_run(&o, be, -1);
+		backend_close(be);
+		return ret;
+	}
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		err("pipe: %m");
+		backend_close(be);
+		return 1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err("fork: %m");
+		backend_close(be);
+		return 1;
+	}
+	if (pid > 0) {
+		close(pipefd[1]);
+		backend_close(be);
+		return wait_for_daemon(pid, pipefd[0], o.name);
+	}
+	close(pipefd[0]);
+	setsid();
+	ret = daemon_run(&o, be, pipefd[1]);
+	backend_close(be);
+	_exit(ret);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "add"))
+		return cmd_add(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(cmd, "del"))
+		return cmd_del(argc - 1, argv + 1);
+	if (!strcmp(cmd, "resize"))
+		return cmd_resize(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(argc - 1, argv + 1);
+	err("unknown command '%s'; commands are add, list, del, resize, stats (see '"
+	    PROG " help')", cmd);
+	return 1;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vduse-blk: shared declarations of the command's source files.
+ *
+ *   vduse-blk.c   command line, subcommand dispatch, messages
+ *   daemon.c      the serving daemon: device, control thread, shutdown
+ *   queue.c       one thread per virtqueue, each with its own io_uring
+ *   ctl.c         the control socket under /run (server and client)
+ *   cmds.c        list, del, resize, stats: clients of the control socket
+ */
+#ifndef VDUSE_BLK_H
+#define VDUSE_BLK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "blk.h"
+#include "vdusekit.h"
+
+#define PROG "vduse-blk"
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+#define RUN_DIR "/run/vduse-blk"
+
+/* Messages: to stderr with the program name; err() adds nothing else. */
+__attribute__((format(printf, 1, 2)))
+void err(const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+void info(const char *fmt, ...);
+
+/* What `add` was asked for. */
+struct add_opts {
+	const char *name;		/* NULL: first free vduse-blkN */
+	const char *backend;
+	struct blk_opts blk;
+	enum backend_cache cache;
+	bool vhost;
+	bool foreground;
+	char name_buf[VDK_NAME_MAX + 1];
+};
+
+struct queue_thread;
+
+/* A running device: owned by the daemon's main thread. */
+struct daemon {
+	struct add_opts *opts;
+	struct backend *be;
+	struct blk_dev blk;
+	struct vdk_dev *dev;
+	char node[64];
+	pid_t pid;
+	int64_t started;		/* CLOCK_REALTIME seconds */
+
+	pthread_t ctl_thread;		/* runs vdk_dev_process() */
+	int ctl_stop_fd;		/* eventfd that stops it */
+	atomic_bool ctl_running;
+	int ctl_status;			/* why it stopped, 0 or -errno */
+	/* Serialises vdk_dev_process() with config updates from main. */
+	pthread_mutex_t dev_lock;
+
+	unsigned int nr_queues;
+	struct queue_thread **queues;	/* per vq index, NULL when stopped */
+	/* Protects @queues against the stats reader on the main thread. */
+	pthread_mutex_t queues_lock;
+	/* Counters of queues that stopped, so stats survive a reset. */
+	struct blk_stats_snapshot retired[64];
+
+	int sock_fd;			/* control socket, -1 if none */
+	char sock_path[128];
+	atomic_bool stopping;
+};
+
+/* queue.c */
+int queue_thread_start(struct daemon *d, struct vdk_vq *vq);
+void queue_thread_stop(struct daemon *d, struct vdk_vq *vq);
+/* Adds queue @index's counters to @snap; false if it is not running. */
+bool queue_thread_stats(struct daemon *d, unsigned int index,
+			struct blk_stats_snapshot *snap);
+
+/* daemon.c */
+/*
+ * Runs the device described by @opts until it is deleted or signalled.
+ * @report_fd (or -1) receives "OK NODE\n" or "ERR message\n" once the
+ * device is usable or has failed; with -1, the node is printed on stdout.
+ * Returns the exit status.
+ */
+int daemon_run(struct add_opts *opts, struct backend *be, int report_fd);
+
+/* ctl.c */
+int ctl_listen(struct daemon *d);
+void ctl_close(struct daemon *d);
+/* Handles one connection on the listening socket. */
+void ctl_accept(struct daemon *d);
+/*
+ * Sends @request to the daemon of device @name and reads its one-line
+ * answer into @buf.  -ENOENT if it has no daemon.
+ */
+int ctl_request(const char *name, const char *request, char *buf, size_t len);
+void ctl_sock_path(const char *name, char *buf, size_t len);
+
+/* cmds.c */
+int cmd_list(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
+/* vduse-blk.c */
+/* Checks what every privileged subcommand needs; prints why not. */
+bool check_root(const char *what);
+
+#endif /* VDUSE_BLK_H */
