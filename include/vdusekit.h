@@ -176,6 +176,9 @@ void vdk_dev_close(struct vdk_dev *dev);
  *
  * Always releases @dev.  Returns 0, or -EBUSY if the kernel still holds the
  * device (e.g. another opener); the handle is released either way.
+ * Detaching needs the control loop (see vdk_dev_detach()), but no other
+ * thread may use @dev once this releases it: so call vdk_dev_detach() first
+ * while the control thread runs, stop that thread, then destroy.
  */
 int vdk_dev_destroy(struct vdk_dev *dev);
 

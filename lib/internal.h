@@ -113,14 +113,19 @@ struct vdk_vq {
 	unsigned int pushed_since_notify;
 	unsigned int inflight;
 	bool broken;
+	bool kicks_enabled;		/* what the app last asked for */
 
-	/* scratch for one walk; num entries */
+	/* scratch for one walk; num entries, grows if buffers split */
 	struct iovec *scratch;
 	unsigned int scratch_cap;
+	/* loop detection: seen[i] == stamp means descriptor i was visited */
+	uint32_t *seen;
+	uint32_t seen_stamp;
 
 	/* free list of request blocks of free_size bytes */
 	void *free_list;
 	size_t free_size;
+	unsigned int free_count;
 
 	/* How interrupts reach the driver; tests replace it. */
 	int (*inject_irq)(struct vdk_vq *vq);
@@ -137,6 +142,12 @@ int vq_init_rings(struct vdk_vq *vq, struct iova_map *map, unsigned int num,
 		  uint16_t last_avail_idx, uint64_t features);
 /* Forgets ring pointers, frees scratch and cached request blocks. */
 void vq_reset_rings(struct vdk_vq *vq);
+
+/* netlink.c */
+/* True if a vdpa device named @name exists (i.e. the device is attached). */
+bool vdpa_dev_exists(const char *name);
+/* Removes vdpa device @name if present; 0 if it was not there. */
+int vdpa_detach_by_name(const char *name);
 
 struct vdk_dev {
 	char name[VDK_NAME_MAX + 1];

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Bad files give an error that names the problem and the fix. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blk.h"
+#include "test.h"
+
+static void expect(const char *msg_part, const char *msg)
+{
+	if (!strstr(msg, msg_part)) {
+		fprintf(stderr, "message '%s' lacks '%s'\n", msg, msg_part);
+		exit(T_EXIT_FAIL);
+	}
+}
+
+static int make_file(const char *dir, const char *name, off_t size, char *path,
+		     size_t len)
+{
+	int fd;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	T_ASSERT(fd >= 0);
+	T_ASSERT(!ftruncate(fd, size));
+	close(fd);
+	return 0;
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	struct backend_open_opts bo = { .block_size = 512 };
+	struct blk_opts o = { .name = "t" };
+	char dir[4096], path[4200];
+	struct backend *be;
+	struct blk_dev dev;
+
+	snprintf(dir, sizeof(dir), "%s/vdk-ferr-XXXXXX", tmp);
+	T_ASSERT(mkdtemp(dir));
+
+	/* Missing. */
+	snprintf(path, sizeof(path), "%s/missing.img", dir);
+	T_ASSERT_EQ(backend_open(path, &bo, &be), -ENOENT);
+	expect("No such file or directory", backend_last_error());
+	expect("truncate -s", backend_last_error());
+
+	/* Not a file. */
+	T_ASSERT_EQ(backend_open(dir, &bo, &be), -EINVAL);
+	expect("neither a regular file nor a block device", backend_last_error());
+
+	/* Not writable, without --read-only; fine with it. */
+	make_file(dir, "ro.img", 65536, path, sizeof(path));
+	T_ASSERT(!chmod(path, 0444));
+	if (geteuid() != 0) {
+		T_ASSERT_EQ(backend_open(path, &bo, &be), -EACCES);
+		expect("add --read-only", backend_last_error());
+	} else {
+		fprintf(stderr, "root: permission checks skipped\n");
+	}
+	bo.readonly = true;
+	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
+	T_ASSERT(!backend_can_write(be));
+	T_ASSERT(!backend_can_discard(be));
+	o.readonly = true;
+	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), 0);
+	T_ASSERT(dev.features & (1ull << VIRTIO_BLK_F_RO));
+	backend_close(be);
+	o.readonly = false;
+	bo.readonly = false;
+
+	/* Unreadable (only meaningful without root). */
+	make_file(dir, "none.img", 65536, path, sizeof(path));
+	T_ASSERT(!chmod(path, 0));
+	if (geteuid() != 0) {
+		bo.readonly = true;
+		T_ASSERT_EQ(backend_open(path, &bo, &be), -EACCES);
+		expect("Permission denied", backend_last_error());
+		bo.readonly = false;
+	}
+
+	/* Size not a multiple of the block size. */
+	make_file(dir, "odd.img", 1000, path, sizeof(path));
+	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
+	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EINVAL);
+	expect("1000 bytes, not a multiple of the block size 512", blk_last_error());
+	expect("truncate -s 1024", blk_last_error());
+	backend_close(be);
+	make_file(dir, "odd4k.img", 6144, path, sizeof(path));
+	bo.block_size = 4096;
+	o.block_size = 4096;
+	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
+	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EINVAL);
+	expect("--block-size 512", blk_last_error());
+	backend_close(be);
+	bo.block_size = 512;
+	o.block_size = 0;
+
+	/* Empty. */
+	make_file(dir, "empty.img", 0, path, sizeof(path));
+	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
+	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EINVAL);
+	expect("is empty", blk_last_error());
+	backend_close(be);
+
+	/* A block-device-only resize complaint does not apply; files grow. */
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	T_ASSERT(!system(path));
+	return T_EXIT_PASS;
+}
