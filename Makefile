@@ -24,7 +24,7 @@ deps:
 	@scripts/deps.sh
 
 demo: deps all
-	tests/vm/run -- scripts/demo.sh
+	VDK_BLK=$(CURDIR)/$(BUILD)/tools/vduse-blk tests/vm/run -- scripts/demo.sh
 
 # Every stage runs even if an earlier one failed, so one report counts all;
 # the exit status is non-zero if any stage failed.

@@ -91,3 +91,40 @@ fio_verify() {
 		{ cat /tmp/fio-verify.log; fail "fio reported errors on $dev"; }
 	log "fio crc32c verify on $dev: ok"
 }
+
+# The daemon under test: meson passes its path in VDK_BLK.
+BLK=${VDK_BLK:-}
+require_blk() {
+	require_vduse
+	[ -n "$BLK" ] && [ -x "$BLK" ] || fail "VDK_BLK does not name the vduse-blk binary"
+}
+
+# Adds a device with the given arguments; sets $dev to its node and
+# registers its removal.  The name must be given with --name.
+blk_add() {
+	local name="" a prev=""
+	for a in "$@"; do
+		[ "$prev" = --name ] && name=$a
+		prev=$a
+	done
+	[ -n "$name" ] || fail "blk_add needs --name"
+	dev=$("$BLK" add "$@") || fail "vduse-blk add $*"
+	at_exit "'$BLK' del '$name' 2>/dev/null"
+	[ -b "$dev" ] || fail "add printed '$dev', which is not a block device"
+	log "added $name: $dev"
+}
+
+# Runs a command expected to fail; checks its message contains $1.
+expect_fail() {
+	local want=$1 out; shift
+	out=$("$@" 2>&1) && fail "expected failure of: $* (output: $out)"
+	case $out in
+	*"$want"*) log "refused as expected: $out" ;;
+	*) fail "'$*' failed with '$out', expected a message containing '$want'" ;;
+	esac
+}
+
+# Reinserts a module the initramfs loaded (after a test removed it).
+reinsert_module() {
+	insmod "/run/vm-modules/$1.ko" 2>/dev/null || true
+}

@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The backend core: spec lookup, loading of the ops struct, cached
+ * capabilities, and the emulation shim between the device model and the
+ * backends.
+ *
+ * Thread model: backend_open/close/resize run on the control thread; each
+ * struct backend_queue and every backend_io submitted on it belong to one
+ * queue thread.  struct backend is read-only after open except for the
+ * size, which is atomic.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "registry.h"
+
+/* Emulated write-zeroes write this much per step. */
+#define ZERO_BUF_SIZE	(1024 * 1024)
+
+struct backend {
+	struct backend_ops ops;		/* zero-extended copy */
+	void *handle;
+	char *spec;
+	_Atomic uint64_t size;
+	uint32_t phys_block_size;
+	bool can_write;
+	bool has_cache;
+	bool can_discard;
+	enum backend_cap write_zeroes;
+	bool zero_unmap;
+};
+
+struct backend_queue {
+	struct backend *be;
+	void *queue;
+};
+
+static __thread char last_error[512];
+
+void backend_error(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+const char *backend_last_error(void)
+{
+	return last_error;
+}
+
+void uring_cb_run(const struct io_uring_cqe *cqe)
+{
+	struct uring_cb *cb = io_uring_cqe_get_data(cqe);
+
+	cb->fn(cb, cqe->res, cqe->flags);
+}
+
+int backend_parse_size(const char *s, const char *what, uint64_t *out)
+{
+	const char *p = s;
+	uint64_t v = 0;
+	unsigned int shift = 0;
+
+	if (!s || !*s) {
+		backend_error("%s is empty: give a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
+			      what);
+		return -EINVAL;
+	}
+	if (!isdigit((unsigned char)*p))
+		goto bad;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned int d = *p - '0';
+
+		if (v > (UINT64_MAX - d) / 10)
+			goto too_big;
+		v = v * 10 + d;
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 'k': case 'K': shift = 10; p++; break;
+	case 'm': case 'M': shift = 20; p++; break;
+	case 'g': case 'G': shift = 30; p++; break;
+	case 't': case 'T': shift = 40; p++; break;
+	default:
+		goto bad;
+	}
+	if (*p)
+		goto bad;
+	if (v == 0) {
+		backend_error("%s '%s' is zero: give at least one block (e.g. 64M)", what, s);
+		return -EINVAL;
+	}
+	/* The result must be a valid file offset, hence INT64_MAX. */
+	if (v > ((uint64_t)INT64_MAX >> shift))
+		goto too_big;
+	*out = v << shift;
+	return 0;
+
+bad:
+	backend_error("%s '%s' is not a size: use a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
+		      what, s);
+	return -EINVAL;
+too_big:
+	backend_error("%s '%s' is too large: the limit is %" PRId64 " bytes (8E - 1)",
+		      what, s, INT64_MAX);
+	return -ERANGE;
+}
+
+/*
+ * Copies a backend's struct into a zeroed one of ours, so members appended
+ * after the backend was built read as NULL, and checks what is required.
+ */
+static int backend_load(const struct backend_ops *src, struct backend_ops *dst)
+{
+	size_t n;
+
+	memset(dst, 0, sizeof(*dst));
+	if (!src || src->api_version == 0 || src->api_version > BACKEND_API_VERSION ||
+	    src->struct_size < offsetof(struct backend_ops, name) + sizeof(src->name)) {
+		backend_error("a backend was built for an unknown backend API version; rebuild it");
+		return -EINVAL;
+	}
+	n = src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst);
+	memcpy(dst, src, n);
+	if (!dst->name || !dst->open || !dst->get_size || !dst->queue_init ||
+	    !dst->read) {
+		backend_error("backend '%s' lacks one of name, open, get_size, queue_init or read",
+			      dst->name ? dst->name : "?");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Is @spec of the form "scheme:..." with a URI-like scheme? */
+static size_t scheme_len(const char *spec)
+{
+	const char *p = spec;
+
+	if (!isalpha((unsigned char)*p))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return *p == ':' ? (size_t)(p - spec) : 0;
+}
+
+static void append_prefix(const char *name, const char *usage, void *opaque)
+{
+	char *buf = opaque;
+	size_t len = strlen(buf);
+
+	(void)usage;
+	snprintf(buf + len, 256 - len, "%s%s:", len ? ", " : "", name);
+}
+
+/*
+ * Finds the backend that owns @spec and the argument it gets: a known
+ * prefix wins, an unknown "scheme:" is an error (so that a typo such as
+ * "memroy:1G" is not taken for a file name), anything else is a path.
+ */
+static int backend_lookup(const char *spec, const struct backend_ops **opsp,
+			  const char **argp)
+{
+	const struct backend_ops *file = NULL;
+	size_t slen;
+	int i;
+
+	for (i = 0; backend_registry[i]; i++) {
+		const struct backend_ops *o = backend_registry[i]();
+		size_t plen = o->prefix ? strlen(o->prefix) : 0;
+
+		if (plen && !strncmp(spec, o->prefix, plen)) {
+			*opsp = o;
+			*argp = spec + plen;
+			return 0;
+		}
+		if (o->name && !strcmp(o->name, "file"))
+			file = o;
+	}
+	slen = scheme_len(spec);
+	if (slen) {
+		char known[256] = "";
+
+		backend_list(append_prefix, known);
+		backend_error("unknown backend '%.*s:' in '%s': known backends are %s; to use a file whose name contains ':', write file:%s or ./%s",
+			      (int)slen, spec, spec, known, spec, spec);
+		return -EINVAL;
+	}
+	if (!file) {
+		backend_error("no file backend is built in; give a backend such as memory:SIZE");
+		return -ENOENT;
+	}
+	*opsp = file;
+	*argp = spec;
+	return 0;
+}
+
+void backend_list(void (*fn)(const char *name, const char *usage, void *opaque),
+		  void *opaque)
+{
+	int i;
+
+	for (i = 0; backend_registry[i]; i++) {
+		const struct backend_ops *o = backend_registry[i]();
+
+		fn(o->name, o->usage ? o->usage : "", opaque);
+	}
+}
+
+int backend_open(const char *spec, const struct backend_open_opts *opts,
+		 struct backend **bep)
+{
+	const struct backend_ops *ops;
+	const char *arg;
+	int ret;
+
+	if (!spec || !*spec) {
+		backend_error("no backend given: use PATH, file:PATH, memory:SIZE or null:SIZE");
+		return -EINVAL;
+	}
+	ret = backend_lookup(spec, &ops, &arg);
+	if (ret)
+		return ret;
+	return backend_open_ops(ops, arg, spec, opts, bep);
+}
+
+int backend_open_ops(const struct backend_ops *ops, const char *arg,
+		     const char *spec, const struct backend_open_opts *opts,
+		     struct backend **bep)
+{
+	struct backend *be;
+	int64_t size;
+	int ret;
+
+	be = calloc(1, sizeof(*be));
+	if (!be) {
+		backend_error("out of memory");
+		return -ENOMEM;
+	}
+	ret = backend_load(ops, &be->ops);
+	if (ret)
+		goto err_free;
+	be->spec = strdup(spec);
+	if (!be->spec) {
+		backend_error("out of memory");
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	ret = be->ops.open(arg, opts, &be->handle);
+	if (ret)
+		goto err_free;
+
+	size = be->ops.get_size(be->handle);
+	if (size < 0) {
+		ret = (int)size;
+		goto err_close;
+	}
+	atomic_store(&be->size, (uint64_t)size);
+	be->phys_block_size = be->ops.get_phys_block_size ?
+		be->ops.get_phys_block_size(be->handle) : 0;
+
+	be->can_write = be->ops.write && be->ops.can_write &&
+			be->ops.can_write(be->handle);
+	if (!opts->readonly && !be->can_write) {
+		backend_error("backend '%s' can only be read: add --read-only", spec);
+		ret = -EROFS;
+		goto err_close;
+	}
+	if (opts->readonly)
+		be->can_write = false;
+	be->has_cache = be->ops.flush && be->ops.can_flush &&
+			be->ops.can_flush(be->handle);
+	be->can_discard = be->can_write && be->ops.discard &&
+			  (!be->ops.can_discard || be->ops.can_discard(be->handle));
+	if (!be->can_write)
+		be->write_zeroes = BACKEND_CAP_NONE;
+	else if (be->ops.can_write_zeroes)
+		be->write_zeroes = be->ops.can_write_zeroes(be->handle);
+	else
+		be->write_zeroes = be->ops.write_zeroes ? BACKEND_CAP_NATIVE :
+							  BACKEND_CAP_EMULATE;
+	if (be->write_zeroes == BACKEND_CAP_NATIVE && !be->ops.write_zeroes)
+		be->write_zeroes = BACKEND_CAP_EMULATE;
+	be->zero_unmap = be->write_zeroes == BACKEND_CAP_NATIVE &&
+			 be->ops.can_zero_unmap && be->ops.can_zero_unmap(be->handle);
+	*bep = be;
+	return 0;
+
+err_close:
+	if (be->ops.close)
+		be->ops.close(be->handle);
+err_free:
+	free(be->spec);
+	free(be);
+	return ret;
+}
+
+void backend_close(struct backend *be)
+{
+	if (!be)
+		return;
+	if (be->ops.close)
+		be->ops.close(be->handle);
+	free(be->spec);
+	free(be);
+}
+
+const char *backend_name(const struct backend *be)
+{
+	return be->ops.name;
+}
+
+const char *backend_spec(const struct backend *be)
+{
+	return be->spec;
+}
+
+uint64_t backend_size(const struct backend *be)
+{
+	return atomic_load_explicit(&be->size, memory_order_relaxed);
+}
+
+int backend_refresh_size(struct backend *be)
+{
+	int64_t size = be->ops.get_size(be->handle);
+
+	if (size < 0)
+		return (int)size;
+	atomic_store(&be->size, (uint64_t)size);
+	return 0;
+}
+
+int backend_resize(struct backend *be, uint64_t size)
+{
+	int ret;
+
+	if (!be->ops.resize) {
+		backend_error("the %s backend cannot change its size", be->ops.name);
+		return -EOPNOTSUPP;
+	}
+	if (!be->can_write) {
+		backend_error("a read-only device cannot be resized");
+		return -EROFS;
+	}
+	ret = be->ops.resize(be->handle, size);
+	if (ret)
+		return ret;
+	return backend_refresh_size(be);
+}
+
+uint32_t backend_phys_block_size(const struct backend *be)
+{
+	return be->phys_block_size;
+}
+
+bool backend_can_write(const struct backend *be)
+{
+	return be->can_write;
+}
+
+bool backend_has_cache(const struct backend *be)
+{
+	return be->has_cache;
+}
+
+bool backend_can_discard(const struct backend *be)
+{
+	return be->can_discard;
+}
+
+bool backend_can_write_zeroes(const struct backend *be)
+{
+	return be->write_zeroes != BACKEND_CAP_NONE;
+}
+
+bool backend_write_zeroes_native(const struct backend *be)
+{
+	return be->write_zeroes == BACKEND_CAP_NATIVE;
+}
+
+bool backend_can_zero_unmap(const struct backend *be)
+{
+	return be->zero_unmap;
+}
+
+enum backend_thread_model backend_thread_model(const struct backend *be)
+{
+	return be->ops.thread_model;
+}
+
+size_t backend_io_size(const struct backend *be)
+{
+	size_t priv = (be->ops.io_priv_size + 15) & ~(size_t)15;
+
+	return sizeof(struct backend_io) + priv;
+}
+
+int backend_queue_init(struct backend *be, const struct backend_queue_env *env,
+		       struct backend_queue **bqp)
+{
+	struct backend_queue *bq;
+	int ret;
+
+	bq = calloc(1, sizeof(*bq));
+	if (!bq) {
+		backend_error("out of memory");
+		return -ENOMEM;
+	}
+	bq->be = be;
+	ret = be->ops.queue_init(be->handle, env, &bq->queue);
+	if (ret) {
+		free(bq);
+		return ret;
+	}
+	*bqp = bq;
+	return 0;
+}
+
+void backend_queue_fini(struct backend_queue *bq)
+{
+	if (!bq)
+		return;
+	if (bq->be->ops.queue_fini)
+		bq->be->ops.queue_fini(bq->queue);
+	free(bq);
+}
+
+int backend_queue_poll_fd(struct backend_queue *bq)
+{
+	if (!bq->be->ops.queue_poll_fd)
+		return -1;
+	return bq->be->ops.queue_poll_fd(bq->queue);
+}
+
+int backend_queue_process(struct backend_queue *bq)
+{
+	if (!bq->be->ops.queue_process)
+		return 0;
+	return bq->be->ops.queue_process(bq->queue);
+}
+
+/*
+ * One zeroed buffer for the whole process, page aligned so that O_DIRECT
+ * accepts it.  Filled with real zeroes rather than left as untouched
+ * anonymous memory, because pinning the shared zero page for direct I/O is
+ * refused by some kernels.
+ */
+static void *zero_buf;
+static pthread_once_t zero_once = PTHREAD_ONCE_INIT;
+
+static void zero_buf_alloc(void)
+{
+	void *p;
+
+	if (posix_memalign(&p, 4096, ZERO_BUF_SIZE))
+		return;
+	memset(p, 0, ZERO_BUF_SIZE);
+	zero_buf = p;
+}
+
+static void emulate_zero_step(struct backend_io *io)
+{
+	uint64_t left = io->emul_len - io->emul_pos;
+
+	io->emul_iov.iov_base = zero_buf;
+	io->emul_iov.iov_len = left < ZERO_BUF_SIZE ? left : ZERO_BUF_SIZE;
+	io->op = BACKEND_OP_WRITE;
+	io->offset = io->emul_offset + io->emul_pos;
+	io->len = io->emul_iov.iov_len;
+	io->iov = &io->emul_iov;
+	io->iovcnt = 1;
+	io->emul_bq->be->ops.write(io->emul_bq->queue, io);
+}
+
+void backend_io_complete(struct backend_io *io, int result)
+{
+	if (io->emulating) {
+		if (result == 0) {
+			io->emul_pos += io->emul_iov.iov_len;
+			if (io->emul_pos < io->emul_len) {
+				emulate_zero_step(io);
+				return;
+			}
+		}
+		/* Give the caller back the operation it submitted. */
+		io->emulating = false;
+		io->op = BACKEND_OP_WRITE_ZEROES;
+		io->offset = io->emul_offset;
+		io->len = io->emul_len;
+		io->iov = NULL;
+		io->iovcnt = 0;
+	}
+	io->done(io, result);
+}
+
+void backend_submit(struct backend_queue *bq, struct backend_io *io)
+{
+	struct backend *be = bq->be;
+
+	io->emulating = false;
+	switch (io->op) {
+	case BACKEND_OP_READ:
+		be->ops.read(bq->queue, io);
+		return;
+	case BACKEND_OP_WRITE:
+		if (!be->can_write) {
+			backend_io_complete(io, -EROFS);
+			return;
+		}
+		be->ops.write(bq->queue, io);
+		return;
+	case BACKEND_OP_FLUSH:
+		/* Without a volatile cache, completed writes are already stable. */
+		if (!be->has_cache) {
+			backend_io_complete(io, 0);
+			return;
+		}
+		be->ops.flush(bq->queue, io);
+		return;
+	case BACKEND_OP_DISCARD:
+		if (!be->can_discard)
+			break;
+		be->ops.discard(bq->queue, io);
+		return;
+	case BACKEND_OP_WRITE_ZEROES:
+		if (be->write_zeroes == BACKEND_CAP_NATIVE) {
+			be->ops.write_zeroes(bq->queue, io);
+			return;
+		}
+		if (be->write_zeroes != BACKEND_CAP_EMULATE)
+			break;
+		pthread_once(&zero_once, zero_buf_alloc);
+		if (!zero_buf) {
+			backend_io_complete(io, -ENOMEM);
+			return;
+		}
+		if (io->len == 0) {
+			backend_io_complete(io, 0);
+			return;
+		}
+		io->emul_bq = bq;
+		io->emul_offset = io->offset;
+		io->emul_len = io->len;
+		io->emul_pos = 0;
+		io->emulating = true;
+		emulate_zero_step(io);
+		return;
+	}
+	backend_io_complete(io, -EOPNOTSUPP);
+}
