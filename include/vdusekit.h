@@ -108,6 +108,12 @@ struct vdk_dev_ops {
  * @config: device config space, copied; @config_size bytes (<= 4096).
  * @ops: callbacks, may be NULL; must outlive the device.
  * @opaque: returned by vdk_dev_opaque().
+ * @state_path: NULL, or a file (on tmpfs, e.g. under /run) where the library
+ *	  keeps what the kernel does not: per queue, the position in the ring
+ *	  and the requests in flight.  With it, another process can adopt the
+ *	  device after this one dies (vdk_dev_open() + vdk_dev_resume()) and
+ *	  no request is lost or completed twice.  vdk_dev_create() creates or
+ *	  truncates it; vdk_dev_open() reads it.
  */
 struct vdk_dev_config {
 	const char *name;
@@ -120,6 +126,7 @@ struct vdk_dev_config {
 	uint32_t config_size;
 	const struct vdk_dev_ops *ops;
 	void *opaque;
+	const char *state_path;
 };
 
 /* Which vdpa bus driver consumes the device once attached. */
@@ -162,6 +169,21 @@ int vdk_dev_create(const struct vdk_dev_config *cfg, struct vdk_dev **devp);
  * -EBUSY if another process has it open.
  */
 int vdk_dev_open(const struct vdk_dev_config *cfg, struct vdk_dev **devp);
+
+/**
+ * vdk_dev_resume() - carry on serving an adopted device where it stood.
+ *
+ * After vdk_dev_open() of a device whose driver is running: asks the kernel
+ * for the negotiated features (calling ops.features_ok) and each queue's
+ * rings, restores each queue from the state file, and starts the queues
+ * (ops.queue_start).  Requests the previous process had in flight are
+ * popped again first, oldest first; an interrupt is sent so the driver
+ * looks at anything completed but not signalled.  Returns the number of
+ * queues started (0 if the driver has not started the device), -ENOENT
+ * without a state file, or -EINVAL if the state does not match the rings.
+ * Call it on the control thread, before serving vdk_dev_fd().
+ */
+int vdk_dev_resume(struct vdk_dev *dev);
 
 /**
  * vdk_dev_close() - release the handle but leave the kernel device in place.

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/vduse.h>
 #include <linux/virtio_config.h>
 
@@ -206,6 +207,71 @@ out_close:
 	return ret;
 }
 
+/*
+ * Maps the state file: a fresh one (create) or one a previous process left
+ * (adopt, checked against @cfg).  Each queue's log pointer is set.
+ */
+static int state_map(struct vdk_dev *dev, const struct vdk_dev_config *cfg,
+		     bool create)
+{
+	size_t stride = vq_log_size(cfg->queue_size);
+	size_t len = sizeof(struct vdk_state_hdr) + stride * cfg->num_queues;
+	struct vdk_state_hdr *h;
+	struct stat st;
+	unsigned int i;
+	int fd, ret;
+
+	fd = open(cfg->state_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+		  (create ? O_CREAT | O_TRUNC : 0), 0600);
+	if (fd < 0)
+		return vdk_set_error(-errno, "%s state file %s: %s",
+				     create ? "cannot create the" : "cannot open the",
+				     cfg->state_path, strerror(errno));
+	if (create && ftruncate(fd, len) < 0) {
+		ret = vdk_set_error(-errno, "sizing the state file %s: %s",
+				    cfg->state_path, strerror(errno));
+		goto out_close;
+	}
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size != len) {
+		ret = vdk_set_error(-EINVAL,
+			"state file %s does not fit %u queues of %u entries",
+			cfg->state_path, cfg->num_queues, cfg->queue_size);
+		goto out_close;
+	}
+	h = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED) {
+		ret = vdk_set_error(-errno, "mapping the state file %s: %s",
+				    cfg->state_path, strerror(errno));
+		goto out_close;
+	}
+	if (create) {
+		memset(h, 0, sizeof(*h));
+		strcpy(h->name, cfg->name);
+		h->num_queues = cfg->num_queues;
+		h->queue_size = cfg->queue_size;
+		h->log_stride = stride;
+		h->version = VDK_STATE_VERSION;
+		__atomic_store_n(&h->magic, VDK_STATE_MAGIC, __ATOMIC_RELEASE);
+	} else if (h->magic != VDK_STATE_MAGIC || h->version != VDK_STATE_VERSION ||
+		   strncmp(h->name, cfg->name, sizeof(h->name)) ||
+		   h->num_queues != cfg->num_queues ||
+		   h->queue_size != cfg->queue_size || h->log_stride != stride) {
+		munmap(h, len);
+		ret = vdk_set_error(-EINVAL,
+			"state file %s is not %s's, or not for %u queues of %u entries",
+			cfg->state_path, cfg->name, cfg->num_queues, cfg->queue_size);
+		goto out_close;
+	}
+	dev->state = h;
+	dev->state_len = len;
+	for (i = 0; i < dev->num_queues; i++)
+		dev->vqs[i].log = (struct vq_log *)((char *)(h + 1) + stride * i);
+	ret = 0;
+out_close:
+	close(fd);
+	return ret;
+}
+
 static struct vdk_dev *dev_alloc(const struct vdk_dev_config *cfg)
 {
 	struct vdk_dev *dev;
@@ -271,6 +337,8 @@ static void dev_release(struct vdk_dev *dev)
 
 	for (i = 0; i < dev->num_queues; i++)
 		vq_stop(dev, &dev->vqs[i], false);
+	if (dev->state)
+		munmap(dev->state, dev->state_len);
 	iova_map_destroy(&dev->map);
 	if (dev->fd >= 0)
 		close(dev->fd);
@@ -468,6 +536,11 @@ VDK_EXPORT int vdk_dev_create(const struct vdk_dev_config *cfg,
 	ret = setup_queues(dev);
 	if (ret)
 		goto err_destroy;
+	if (cfg->state_path) {
+		ret = state_map(dev, cfg, true);
+		if (ret)
+			goto err_destroy;
+	}
 
 	*devp = dev;
 	return 0;
@@ -504,6 +577,13 @@ VDK_EXPORT int vdk_dev_open(const struct vdk_dev_config *cfg,
 		return ret;
 	}
 	dev->fd = ret;
+	if (cfg->state_path) {
+		ret = state_map(dev, cfg, false);
+		if (ret) {
+			dev_release(dev);
+			return ret;
+		}
+	}
 	/* A previous process may have left it on the vdpa bus. */
 	dev->attached = vdpa_dev_exists(dev->name);
 	*devp = dev;
@@ -586,7 +666,7 @@ static void stop_all(struct vdk_dev *dev)
 			vq_stop(dev, &dev->vqs[i], true);
 }
 
-static int vq_start(struct vdk_dev *dev, struct vdk_vq *vq)
+static int vq_start(struct vdk_dev *dev, struct vdk_vq *vq, bool resume)
 {
 	struct vduse_vq_info info;
 	struct vduse_vq_eventfd efd;
@@ -610,6 +690,12 @@ static int vq_start(struct vdk_dev *dev, struct vdk_vq *vq)
 			    info.split.avail_index, dev->driver_features);
 	if (ret)
 		return ret;
+	if (resume)
+		ret = vq_log_recover(vq);
+	else
+		vq_log_start(vq);
+	if (ret)
+		goto err_rings;
 
 	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fd < 0) {
@@ -631,7 +717,10 @@ static int vq_start(struct vdk_dev *dev, struct vdk_vq *vq)
 		dev->ops.queue_start(dev, vq);
 	/* A kick may have come before the fd was there: look anyway. */
 	eventfd_write(fd, 1);
-	return 0;
+	/* A dead process may have completed requests without signalling. */
+	if (resume)
+		dev_inject_irq(vq);
+	return 1;
 
 err_rings:
 	vq_reset_rings(vq);
@@ -644,8 +733,8 @@ static int start_all(struct vdk_dev *dev)
 	int ret;
 
 	for (i = 0; i < dev->num_queues; i++) {
-		ret = vq_start(dev, &dev->vqs[i]);
-		if (ret) {
+		ret = vq_start(dev, &dev->vqs[i], false);
+		if (ret < 0) {
 			stop_all(dev);
 			return ret;
 		}
@@ -653,13 +742,49 @@ static int start_all(struct vdk_dev *dev)
 	return 0;
 }
 
+VDK_EXPORT int vdk_dev_resume(struct vdk_dev *dev)
+{
+	uint64_t features;
+	unsigned int i;
+	int ret, started = 0;
+
+	if (!dev->state)
+		return vdk_set_error(-ENOENT,
+			"%s has no state file: its queues cannot be resumed without losing track of requests in flight",
+			dev->name);
+	if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &features) < 0)
+		return vdk_set_error(-errno, "reading driver features failed: %s",
+				     strerror(errno));
+	if (!features)
+		return 0;	/* the driver never got to FEATURES_OK */
+	if (dev->ops.features_ok && dev->ops.features_ok(dev, features))
+		return vdk_set_error(-EINVAL,
+			"the device refused the running driver's features 0x%llx",
+			(unsigned long long)features);
+	dev->driver_features = features;
+	for (i = 0; i < dev->num_queues; i++) {
+		ret = vq_start(dev, &dev->vqs[i], true);
+		if (ret < 0) {
+			stop_all(dev);
+			return ret;
+		}
+		started += ret;
+	}
+	if (started)
+		dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	return started;
+}
+
 static void dev_reset(struct vdk_dev *dev)
 {
 	unsigned int i;
 
 	stop_all(dev);
-	for (i = 0; i < dev->num_queues; i++)
+	for (i = 0; i < dev->num_queues; i++) {
+		vq_log_clear(&dev->vqs[i]);
 		vq_reset_rings(&dev->vqs[i]);
+	}
 	/* Ring pages vanish at reset without an IOTLB message. */
 	iova_map_remove(&dev->map, 0, UINT64_MAX);
 	dev->driver_features = 0;
@@ -727,7 +852,9 @@ static bool handle_update_iotlb(struct vdk_dev *dev, uint64_t start,
 			continue;
 		vq_reset_rings(vq);
 		if (vq_init_rings(vq, &dev->map, num, desc, avail, used,
-				  last_avail, dev->driver_features)) {
+				  last_avail, dev->driver_features) == 0) {
+			vq_log_start(vq);
+		} else {
 			/* The application was told it stopped already. */
 			vq_stop(dev, vq, false);
 			ok = false;

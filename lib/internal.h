@@ -87,6 +87,40 @@ void *iova_translate_prefix(struct iova_map *map, uint64_t iova, uint64_t len,
 /* Translates the whole range, which must sit in one region; NULL otherwise. */
 void *iova_translate(struct iova_map *map, uint64_t iova, uint64_t len, int perm);
 
+/*
+ * State kept in a file that outlives the process (vdk_dev_config.state_path)
+ * so another process can adopt a running device: what the kernel does not
+ * keep.  Header, then one struct vq_log per queue, log_stride bytes apart.
+ */
+#define VDK_STATE_MAGIC		0x4b534456u	/* "VDSK" */
+#define VDK_STATE_VERSION	1
+
+struct vdk_state_hdr {
+	uint32_t magic;
+	uint32_t version;
+	char name[VDK_NAME_MAX + 1];
+	uint32_t num_queues;
+	uint32_t queue_size;
+	uint64_t log_stride;
+	uint64_t reserved[8];
+};
+
+/*
+ * Per-queue inflight log.  @num is 0 while the queue is not running.
+ * Update order (each store visible after the one before, see vq.c):
+ *   pop:  inflight[head] = ++seq;  last_avail_idx++
+ *   push: used elem; used->idx++;  inflight[head] = 0;  used_idx++
+ * so a process that dies between any two stores leaves a state that
+ * vq_log_recover() can complete.
+ */
+struct vq_log {
+	uint32_t num;
+	uint16_t last_avail_idx;
+	uint16_t used_idx;
+	uint64_t seq;
+	uint64_t inflight[];	/* per head: 0, or the seq of its pop */
+};
+
 /* Per-queue state.  Fields after "ring" are owned by the queue thread. */
 struct vdk_vq {
 	struct vdk_dev *dev;
@@ -127,6 +161,13 @@ struct vdk_vq {
 	size_t free_size;
 	unsigned int free_count;
 
+	/* Inflight log in the state file, or NULL; see struct vq_log. */
+	struct vq_log *log;
+	/* Heads found in flight at recovery, popped again first, in order. */
+	uint16_t *resubmit;
+	unsigned int nr_resubmit;
+	unsigned int resubmit_pos;
+
 	/* How interrupts reach the driver; tests replace it. */
 	int (*inject_irq)(struct vdk_vq *vq);
 };
@@ -142,6 +183,19 @@ int vq_init_rings(struct vdk_vq *vq, struct iova_map *map, unsigned int num,
 		  uint16_t last_avail_idx, uint64_t features);
 /* Forgets ring pointers, frees scratch and cached request blocks. */
 void vq_reset_rings(struct vdk_vq *vq);
+/* Bytes of one queue's log for rings of up to @max_size entries. */
+size_t vq_log_size(unsigned int max_size);
+/* Starts a fresh log for the rings just set up (nothing in flight). */
+void vq_log_start(struct vdk_vq *vq);
+/* Marks the log "not running" (device reset). */
+void vq_log_clear(struct vdk_vq *vq);
+/*
+ * After vq_init_rings() on rings a dead process served: completes the
+ * log's last update, restores last_avail_idx and used_idx, and queues the
+ * requests that were in flight to be popped again, oldest first.  Returns
+ * 0, or -EINVAL if the log does not fit the rings (nothing restored).
+ */
+int vq_log_recover(struct vdk_vq *vq);
 
 /* netlink.c */
 /* True if a vdpa device named @name exists (i.e. the device is attached). */
@@ -163,6 +217,9 @@ struct vdk_dev {
 	unsigned int queue_size;
 	uint32_t config_size;
 	bool attached;
+	/* The state file (see struct vdk_state_hdr), or NULL. */
+	struct vdk_state_hdr *state;
+	size_t state_len;
 	struct iova_map map;
 	struct vdk_vq *vqs;
 };

@@ -131,6 +131,10 @@ static void free_list_drain(struct vdk_vq *vq)
 
 void vq_reset_rings(struct vdk_vq *vq)
 {
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nr_resubmit = 0;
+	vq->resubmit_pos = 0;
 	free(vq->scratch);
 	free(vq->seen);
 	free_list_drain(vq);
@@ -467,6 +471,25 @@ static void req_release(struct vdk_vq *vq, struct vdk_req *req)
 	free(h);
 }
 
+/* Allocates the request for a walked chain and copies its segments in. */
+static struct vdk_req *fill_req(struct vdk_vq *vq, size_t size, uint16_t head,
+				const struct walk *w)
+{
+	struct vdk_req *req = req_alloc(vq, size, w->n);
+
+	if (!req)
+		return NULL;
+	req->head = head;
+	req->out_num = w->out;
+	req->in_num = w->n - w->out;
+	req->flags = 0;
+	req->out_bytes = w->out_bytes;
+	req->in_bytes = w->in_bytes;
+	req->iov = (struct iovec *)((char *)req + req_body(size));
+	memcpy(req->iov, vq->scratch, sizeof(struct iovec) * w->n);
+	return req;
+}
+
 /* Asks for a kick when the driver adds past last_avail_idx; see caller. */
 static void arm_avail_event(struct vdk_vq *vq)
 {
@@ -492,6 +515,22 @@ VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 	if (!vq->desc)
 		return vdk_set_error(-ENODEV, "queue %u is not started",
 				     vq->index);
+
+	/* Requests a dead process had in flight come first, oldest first. */
+	if (vq->resubmit_pos < vq->nr_resubmit) {
+		head = vq->resubmit[vq->resubmit_pos];
+		ret = walk_chain(vq, head, &w);
+		if (ret)
+			return ret;
+		req = fill_req(vq, size, head, &w);
+		if (!req)
+			return vdk_set_error(-ENOMEM,
+				"queue %u: out of memory for a request", vq->index);
+		vq->resubmit_pos++;
+		vq->inflight++;
+		*reqp = req;
+		return 0;
+	}
 
 	/* Acquire: ring entries below idx are valid once we see idx. */
 	avail_idx = ld16_acquire(&vq->avail->idx);
@@ -522,20 +561,20 @@ VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 	if (ret)
 		return ret;
 
-	req = req_alloc(vq, size, w.n);
+	req = fill_req(vq, size, head, &w);
 	if (!req)
 		return vdk_set_error(-ENOMEM,
 			"queue %u: out of memory for a request", vq->index);
-	req->head = head;
-	req->out_num = w.out;
-	req->in_num = w.n - w.out;
-	req->flags = 0;
-	req->out_bytes = w.out_bytes;
-	req->in_bytes = w.in_bytes;
-	req->iov = (struct iovec *)((char *)req + req_body(size));
-	memcpy(req->iov, vq->scratch, sizeof(struct iovec) * w.n);
 
 	vq->last_avail_idx++;
+	if (vq->log) {
+		/* Recorded in flight before consumed: see struct vq_log. */
+		vq->log->seq++;
+		__atomic_store_n(&vq->log->inflight[head], vq->log->seq,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&vq->log->last_avail_idx, vq->last_avail_idx,
+				 __ATOMIC_RELEASE);
+	}
 	vq->inflight++;
 	*reqp = req;
 	return 0;
@@ -554,6 +593,12 @@ VDK_EXPORT void vdk_vq_push(struct vdk_vq *vq, struct vdk_req *req, uint32_t len
 		vq->used_idx++;
 		/* Release: the element is visible before the new idx. */
 		st16_release(&vq->used->idx, vq->used_idx);
+		if (vq->log && req->head < vq->num) {
+			__atomic_store_n(&vq->log->inflight[req->head], 0,
+					 __ATOMIC_RELEASE);
+			__atomic_store_n(&vq->log->used_idx, vq->used_idx,
+					 __ATOMIC_RELEASE);
+		}
 		vq->pushed_since_notify++;
 		if (vq->inflight)
 			vq->inflight--;
@@ -691,4 +736,118 @@ VDK_EXPORT bool vdk_vq_broken(const struct vdk_vq *vq)
 VDK_EXPORT unsigned int vdk_vq_inflight(const struct vdk_vq *vq)
 {
 	return vq->inflight;
+}
+
+size_t vq_log_size(unsigned int max_size)
+{
+	size_t n = sizeof(struct vq_log) + sizeof(uint64_t) * max_size;
+
+	return (n + 63) & ~(size_t)63;
+}
+
+void vq_log_start(struct vdk_vq *vq)
+{
+	struct vq_log *log = vq->log;
+
+	if (!log || !vq->num)
+		return;
+	/* Stop recovery from trusting a half-written log: num goes last. */
+	__atomic_store_n(&log->num, 0, __ATOMIC_RELEASE);
+	memset(log->inflight, 0, sizeof(uint64_t) * vq->num);
+	log->seq = 0;
+	log->last_avail_idx = vq->last_avail_idx;
+	log->used_idx = vq->used_idx;
+	__atomic_store_n(&log->num, vq->num, __ATOMIC_RELEASE);
+}
+
+void vq_log_clear(struct vdk_vq *vq)
+{
+	if (vq->log)
+		__atomic_store_n(&vq->log->num, 0, __ATOMIC_RELEASE);
+}
+
+static int cmp_seq(const void *a, const void *b, void *log)
+{
+	const uint64_t *inflight = ((struct vq_log *)log)->inflight;
+	uint64_t sa = inflight[*(const uint16_t *)a];
+	uint64_t sb = inflight[*(const uint16_t *)b];
+
+	return sa < sb ? -1 : sa > sb;
+}
+
+int vq_log_recover(struct vdk_vq *vq)
+{
+	struct vq_log *log = vq->log;
+	uint16_t last_avail, used, ring_used, avail_idx, head;
+	unsigned int i, n = 0, num = vq->num;
+
+	if (!log || !num)
+		return vdk_set_error(-EINVAL, "queue %u: no state to recover from",
+				     vq->index);
+	if (log->num == 0) {
+		/*
+		 * The rings run but the log never started: the process died
+		 * between DRIVER_OK and its first pop, so nothing was popped
+		 * and everything up to used->idx is complete.
+		 */
+		vq->last_avail_idx = vq->used_idx;
+		vq_log_start(vq);
+		return 0;
+	}
+	if (log->num != num)
+		return vdk_set_error(-EINVAL,
+			"queue %u: the saved state is for %u entries, the ring has %u",
+			vq->index, log->num, num);
+
+	last_avail = log->last_avail_idx;
+	used = log->used_idx;
+	ring_used = ld16_acquire(&vq->used->idx);
+	/* A push published in the ring but not yet in the log: finish it. */
+	if (ring_used == (uint16_t)(used + 1)) {
+		head = le32toh(vq->used->ring[used & (num - 1)].id);
+		if (head < num)
+			log->inflight[head] = 0;
+		used++;
+		log->used_idx = used;
+	} else if (ring_used != used) {
+		return vdk_set_error(-EINVAL,
+			"queue %u: used index %u does not follow the saved %u",
+			vq->index, ring_used, used);
+	}
+	/*
+	 * A pop recorded in flight but not yet consumed: the head at
+	 * last_avail is in flight, which the driver cannot have re-posted,
+	 * so it is ours.
+	 */
+	avail_idx = ld16_acquire(&vq->avail->idx);
+	if (avail_idx != last_avail) {
+		head = ld16(&vq->avail->ring[last_avail & (num - 1)]);
+		if (head < num && log->inflight[head]) {
+			last_avail++;
+			log->last_avail_idx = last_avail;
+		}
+	}
+
+	free(vq->resubmit);
+	vq->resubmit = malloc(sizeof(*vq->resubmit) * num);
+	if (!vq->resubmit)
+		return vdk_set_error(-ENOMEM, "queue %u: out of memory", vq->index);
+	for (i = 0; i < num; i++)
+		if (log->inflight[i])
+			vq->resubmit[n++] = i;
+	/* Every popped request is either used or in flight, nothing else. */
+	if (n != (uint16_t)(last_avail - used)) {
+		free(vq->resubmit);
+		vq->resubmit = NULL;
+		return vdk_set_error(-EINVAL,
+			"queue %u: saved state has %u requests in flight, but %u were popped and not completed",
+			vq->index, n, (uint16_t)(last_avail - used));
+	}
+	qsort_r(vq->resubmit, n, sizeof(*vq->resubmit), cmp_seq, log);
+	vq->nr_resubmit = n;
+	vq->resubmit_pos = 0;
+	vq->last_avail_idx = last_avail;
+	vq->used_idx = used;
+	vq->signalled_used_valid = false;
+	return 0;
 }
