@@ -62,6 +62,38 @@ const char *backend_last_error(void)
 	return last_error;
 }
 
+static void stderr_sink(enum backend_log_level level, const char *msg)
+{
+	static const char *const prefix[] = {
+		[BACKEND_LOG_ERR] = "error: ",
+		[BACKEND_LOG_WARN] = "warning: ",
+		[BACKEND_LOG_INFO] = "",
+	};
+
+	fprintf(stderr, "vduse-blk: %s%s\n",
+		level <= BACKEND_LOG_INFO ? prefix[level] : "", msg);
+}
+
+static _Atomic backend_log_sink_fn log_sink = stderr_sink;
+
+void backend_log_set_sink(backend_log_sink_fn fn)
+{
+	atomic_store(&log_sink, fn ? fn : stderr_sink);
+}
+
+void backend_log(enum backend_log_level level, const char *fmt, ...)
+{
+	int saved = errno;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	atomic_load(&log_sink)(level, msg);
+	errno = saved;
+}
+
 void uring_cb_run(const struct io_uring_cqe *cqe)
 {
 	struct uring_cb *cb = io_uring_cqe_get_data(cqe);
@@ -168,6 +200,24 @@ static void append_prefix(const char *name, const char *usage, void *opaque)
 }
 
 /*
+ * Does @spec start with one of @o's extra prefixes?  Read through
+ * struct_size, as backend_load does, since the registry hands out the
+ * backend's own struct, which may predate the member.
+ */
+static bool backend_match_prefixes(const struct backend_ops *o, const char *spec)
+{
+	const char *const *p;
+
+	if (o->struct_size < offsetof(struct backend_ops, prefixes) + sizeof(o->prefixes) ||
+	    !o->prefixes)
+		return false;
+	for (p = o->prefixes; *p; p++)
+		if (!strncmp(spec, *p, strlen(*p)))
+			return true;
+	return false;
+}
+
+/*
  * Finds the backend that owns @spec and the argument it gets: a known
  * prefix wins, an unknown "scheme:" is an error (so that a typo such as
  * "memroy:1G" is not taken for a file name), anything else is a path.
@@ -186,6 +236,11 @@ static int backend_lookup(const char *spec, const struct backend_ops **opsp,
 		if (plen && !strncmp(spec, o->prefix, plen)) {
 			*opsp = o;
 			*argp = spec + plen;
+			return 0;
+		}
+		if (backend_match_prefixes(o, spec)) {
+			*opsp = o;
+			*argp = spec;
 			return 0;
 		}
 		if (o->name && !strcmp(o->name, "file"))
@@ -399,6 +454,8 @@ bool backend_can_zero_unmap(const struct backend *be)
 
 enum backend_thread_model backend_thread_model(const struct backend *be)
 {
+	if (be->ops.get_thread_model)
+		return be->ops.get_thread_model(be->handle);
 	return be->ops.thread_model;
 }
 

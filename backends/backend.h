@@ -80,6 +80,11 @@ struct backend_open_opts {
 	bool readonly;			/* open for reading only */
 	uint32_t block_size;		/* logical block size the device will use */
 	enum backend_cache cache;
+	/*
+	 * Network backends: fail an operation with -EIO once it has waited
+	 * this many seconds for the server; 0 = wait for the server forever.
+	 */
+	uint32_t io_timeout_s;
 };
 
 enum backend_op {
@@ -183,6 +188,18 @@ struct backend_ops {
 
 	/* Optional: change the size (control thread, queues may be running). */
 	int (*resize)(void *handle, uint64_t size);
+
+	/*
+	 * More spec prefixes, NULL-terminated, for backends that own several
+	 * URI schemes ("nbd:", "nbds:", ...).  Unlike @prefix, a match passes
+	 * the whole spec to open, since a URI needs its scheme.  Optional.
+	 */
+	const char *const *prefixes;
+	/*
+	 * Optional: the thread model once open, for backends where it depends
+	 * on what they connected to; NULL means @thread_model.
+	 */
+	enum backend_thread_model (*get_thread_model)(void *handle);
 };
 
 /*
@@ -206,6 +223,22 @@ __attribute__((format(printf, 1, 2)))
 void backend_error(const char *fmt, ...);
 /* The last message on this thread; "" if none. */
 const char *backend_last_error(void);
+
+/*
+ * Events worth a line in the daemon's log (a lost connection, say), from
+ * any thread.  The levels match blk's, so a daemon can forward them with a
+ * cast.  The default sink prints one line on stderr; set another before
+ * queues start.
+ */
+enum backend_log_level {
+	BACKEND_LOG_ERR,
+	BACKEND_LOG_WARN,
+	BACKEND_LOG_INFO,
+};
+typedef void (*backend_log_sink_fn)(enum backend_log_level level, const char *msg);
+void backend_log_set_sink(backend_log_sink_fn fn);
+__attribute__((format(printf, 2, 3)))
+void backend_log(enum backend_log_level level, const char *fmt, ...);
 
 /*
  * Parses "123", "64K", "1M", "2G", "1T" (binary multiples, either case)

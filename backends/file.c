@@ -23,6 +23,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -41,6 +43,8 @@ struct file_disk {
 	bool zero_ok;		/* FALLOC_FL_ZERO_RANGE works (files) */
 	bool bdev_discard;	/* the block device takes discards */
 	bool bdev_zero_unmap;	/* the block device zeroes in hardware */
+	bool in_memory;		/* tmpfs/ramfs: I/O is a memory copy */
+	bool nowait_ok;		/* RWF_NOWAIT works on the buffered fd */
 };
 
 struct file_queue {
@@ -225,7 +229,13 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 		f->bdev_discard = sysfs_queue_u64(&st, "discard_max_bytes") > 0;
 		f->bdev_zero_unmap = sysfs_queue_u64(&st, "write_zeroes_max_bytes") > 0;
 	} else if (S_ISREG(st.st_mode)) {
+		struct statfs sfs;
+
 		f->phys_block = st.st_blksize;
+		if (!fstatfs(f->fd, &sfs))
+			f->in_memory = sfs.f_type == TMPFS_MAGIC ||
+				       sfs.f_type == RAMFS_MAGIC;
+		f->nowait_ok = true;
 		if (!opts->readonly)
 			file_probe_fallocate(f, st.st_size);
 	} else {
@@ -483,18 +493,66 @@ static struct file_io *file_io_init(void *queue, struct backend_io *io)
 	return fio;
 }
 
+/*
+ * Reads and writes that cannot block are done at once, in the queue
+ * thread: io_uring would hand them to a worker thread (tmpfs cannot do
+ * non-blocking I/O), and that hand-off costs more than the copy itself.
+ * A file in memory never waits for a disk; a page-cache hit on another
+ * file is tried with RWF_NOWAIT.  Direct I/O always goes to io_uring,
+ * since RWF_NOWAIT does not stop it from waiting for the device.
+ * Returns true if @io was completed here.
+ */
+static bool file_rw_inline(struct file_io *fio, bool direct)
+{
+	struct backend_io *io = fio->io;
+	struct file_disk *f = fio->fq->f;
+	int flags;
+	ssize_t n;
+
+	if (f->in_memory)
+		flags = 0;
+	else if (!direct && __atomic_load_n(&f->nowait_ok, __ATOMIC_RELAXED))
+		flags = RWF_NOWAIT;
+	else
+		return false;
+	if (io->op == BACKEND_OP_READ)
+		n = preadv2(f->fd, io->iov, io->iovcnt, io->offset, flags);
+	else
+		n = pwritev2(f->fd, io->iov, io->iovcnt, io->offset, flags);
+	if (n >= 0 && (uint64_t)n == io->len) {
+		backend_io_complete(io, 0);
+		return true;
+	}
+	if (n < 0 && errno == EOPNOTSUPP && flags)
+		__atomic_store_n(&f->nowait_ok, false, __ATOMIC_RELAXED);
+	if (n < 0 && errno != EAGAIN && errno != EOPNOTSUPP && !flags) {
+		backend_io_complete(io, -errno);
+		return true;
+	}
+	if (n > 0 && !flags) {
+		backend_io_complete(io, file_rw_rest(fio, n));
+		return true;
+	}
+	/* Would block, or partly done: io_uring does it all (idempotent). */
+	return false;
+}
+
 static void file_read(void *queue, struct backend_io *io)
 {
 	struct file_io *fio = file_io_init(queue, io);
+	bool direct = file_io_direct_ok(fio->fq->f, io);
 
-	file_rw_prep(fio, file_io_direct_ok(fio->fq->f, io));
+	if (!file_rw_inline(fio, direct))
+		file_rw_prep(fio, direct);
 }
 
 static void file_write(void *queue, struct backend_io *io)
 {
 	struct file_io *fio = file_io_init(queue, io);
+	bool direct = file_io_direct_ok(fio->fq->f, io);
 
-	file_rw_prep(fio, file_io_direct_ok(fio->fq->f, io));
+	if (!file_rw_inline(fio, direct))
+		file_rw_prep(fio, direct);
 }
 
 static void file_simple_done(struct uring_cb *cb, int res, uint32_t cqe_flags)

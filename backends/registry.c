@@ -6,5 +6,6 @@ const struct backend_ops *(*const backend_registry[])(void) = {
 	backend_file_init,
 	backend_memory_init,
 	backend_null_init,
+	backend_nbd_init,
 	NULL,
 };

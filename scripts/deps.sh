@@ -7,16 +7,16 @@
 set -eu
 
 # build
-pkgs="gcc meson ninja-build pkg-config python3 liburing-dev libmnl-dev"
+pkgs="gcc meson ninja-build pkg-config python3 liburing-dev libmnl-dev libnbd-dev"
 # fuzzing and sanitizers (clang's libFuzzer and runtimes)
 pkgs="$pkgs clang libfuzzer-14-dev libclang-rt-14-dev"
 # the test VM: QEMU, a static busybox for its initramfs, module tools
 pkgs="$pkgs qemu-system-x86 qemu-system-common qemu-utils busybox-static
 	cpio xz-utils zstd kmod"
-# what the tests run inside the VM
-pkgs="$pkgs fio e2fsprogs iproute2 util-linux"
+# what the tests run inside the VM; nbdkit is the NBD backend's test server
+pkgs="$pkgs fio e2fsprogs iproute2 util-linux nbdkit"
 if [ "${1-}" = bench ]; then
-	pkgs="$pkgs gnuplot-nox valgrind procps"
+	pkgs="$pkgs gnuplot-nox valgrind procps nbd-client"
 fi
 
 missing=
