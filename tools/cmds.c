@@ -17,15 +17,6 @@
 
 #define REPLY_MAX 65536
 
-static bool device_exists(const char *name)
-{
-	char path[300];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/class/vduse/%s", name);
-	return stat(path, &st) == 0;
-}
-
 static bool check_name_arg(const char *cmd, int argc, char **argv, int want)
 {
 	if (argc < want + 1) {
@@ -52,7 +43,7 @@ static void list_orphan(const char *name, bool json, bool first)
 		       "\"state\": \"no daemon\"}", first ? "" : ",\n ", name, node);
 	else
 		printf("%-16s %-18s %-28s %12s %6s %8s %s\n", name, node, "-", "-",
-		       "-", "-", "no daemon (del removes it)");
+		       "-", "-", "no daemon (recover or del)");
 }
 
 int cmd_list(int argc, char **argv)
@@ -112,32 +103,40 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
-/* Reads "pid": N out of an info reply; 0 if absent. */
-static pid_t reply_pid(const char *reply)
+pid_t reply_pid(const char *reply)
 {
 	const char *p = strstr(reply, "\"pid\": ");
 
 	return p ? (pid_t)atoi(p + 7) : 0;
 }
 
-static bool wait_gone(const char *name, pid_t pid, int seconds)
+/*
+ * Waits for the daemon to exit and the device to go.  Returns 1 when both
+ * are gone, 0 if the daemon died and left the device (a crash while
+ * detaching: the caller cleans up), -1 on timeout.
+ */
+static int wait_gone(const char *name, pid_t pid, int seconds)
 {
 	struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
-	int i;
+	int i, dead_for = 0;
 
 	for (i = 0; i < seconds * 20; i++) {
 		bool alive = pid > 0 && kill(pid, 0) == 0;
 
 		if (!alive && !device_exists(name))
-			return true;
+			return 1;
+		/* Give the kernel a moment to finish removing the device. */
+		if (!alive && ++dead_for > 20)
+			return 0;
 		nanosleep(&ts, NULL);
 	}
-	return false;
+	return -1;
 }
 
 int cmd_del(int argc, char **argv)
 {
 	char reply[4096], path[300];
+	struct add_opts o;
 	const char *name;
 	pid_t pid;
 	int ret;
@@ -162,25 +161,38 @@ int cmd_del(int argc, char **argv)
 			return 1;
 		}
 		/* Detach waits for I/O in flight; give it time. */
-		if (!wait_gone(name, pid, 120)) {
+		ret = wait_gone(name, pid, 120);
+		if (ret > 0)
+			return 0;
+		if (ret < 0) {
 			err("%s is still there after 120 s; see %s/%s.log", name,
 			    RUN_DIR, name);
 			return 1;
 		}
-		return 0;
+		err("the daemon of %s died while removing it; cleaning up", name);
 	}
 	if (!device_exists(name)) {
 		err("there is no device named '%s' (see '" PROG " list')", name);
 		return 1;
 	}
-	/* No daemon answers: clean up what it left. */
+	/*
+	 * No daemon answers.  If we know how the device was made, serve it
+	 * once more so the driver's last requests complete and the detach is
+	 * clean; otherwise just make it go away.
+	 */
+	if (load_conf(name, &o) == 0) {
+		if (start_daemon(&o, DAEMON_CLEANUP) == 0)
+			return 0;
+		err("cleaning %s up through its saved state failed; removing it anyway",
+		    name);
+	}
 	ret = vdk_dev_destroy_by_name(name);
 	if (ret < 0) {
 		err("cannot remove %s: %s", name, vdk_last_error());
 		return 1;
 	}
-	ctl_sock_path(name, path, sizeof(path));
-	unlink(path);
+	remove_run_files(name);
+	(void)path;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  *   stats-text  the same as a table
  *   resize N    grow the device to N bytes; "OK" or "ERR why"
  *   stop        detach and destroy the device, then exit; "OK"
+ *   handover    drain and exit, leaving the device for the next daemon
  * Only root may connect: the folder is 0700, the socket 0600, and the
  * peer's credentials are checked as well.  The main thread serves it; a
  * client gets one second to send its line.
@@ -223,7 +224,6 @@ static void handle_stats(struct daemon *d, struct out *o, bool text)
 static void handle_resize(struct daemon *d, struct out *o, const char *arg)
 {
 	uint64_t size, old = atomic_load(&d->blk.capacity) << BLK_SECTOR_SHIFT;
-	uint64_t cap_le;
 	int ret;
 
 	if (backend_parse_size(arg, "size", &size) < 0) {
@@ -250,18 +250,10 @@ static void handle_resize(struct daemon *d, struct out *o, const char *arg)
 			   "this backend cannot be resized" : backend_last_error());
 		return;
 	}
-	ret = blk_dev_set_capacity(&d->blk, size);
+	ret = daemon_set_capacity(d, size);
 	if (ret < 0) {
-		out_printf(o, "ERR %s\n", blk_last_error());
-		return;
-	}
-	cap_le = d->blk.config.capacity;
-	pthread_mutex_lock(&d->dev_lock);
-	ret = vdk_dev_set_config(d->dev, offsetof(struct virtio_blk_config, capacity),
-				 &cap_le, sizeof(cap_le), true);
-	pthread_mutex_unlock(&d->dev_lock);
-	if (ret < 0) {
-		out_printf(o, "ERR %s\n", vdk_last_error());
+		out_printf(o, "ERR %s\n", blk_last_error()[0] ? blk_last_error() :
+			   vdk_last_error());
 		return;
 	}
 	blk_log(BLK_LOG_INFO, "resized from %" PRIu64 " to %" PRIu64 " bytes", old, size);
@@ -316,6 +308,10 @@ void ctl_accept(struct daemon *d)
 		handle_stats(d, &o, true);
 	} else if (!strncmp(line, "resize ", 7)) {
 		handle_resize(d, &o, line + 7);
+	} else if (!strcmp(line, "handover")) {
+		atomic_store(&d->handover, true);
+		atomic_store(&d->stopping, true);
+		out_printf(&o, "OK\n");
 	} else if (!strcmp(line, "stop")) {
 		atomic_store(&d->stopping, true);
 		out_printf(&o, "OK\n");

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <linux/virtio_ids.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +57,12 @@ static void log_sink(enum blk_log_level level, const char *msg)
 	fprintf(stderr, "%s %s[%d] %s: %s: %s\n", when, PROG, (int)getpid(),
 		the_daemon ? the_daemon->opts->name : "-",
 		names[level <= BLK_LOG_DEBUG ? level : BLK_LOG_DEBUG], msg);
+}
+
+/* Backends' events (a lost server, say) go to the same log. */
+static void backend_sink(enum backend_log_level level, const char *msg)
+{
+	log_sink((enum blk_log_level)level, msg);
 }
 
 /* Tells whoever started us how setup ended (see wait_for_daemon). */
@@ -187,6 +195,34 @@ static void harden_process(void)
 		blk_log(BLK_LOG_WARN, "mlockall: %m (memory pressure may stall the device)");
 }
 
+/*
+ * Once the device is attached and the socket is up, the daemon needs two
+ * privileges: CAP_NET_ADMIN, to detach the device through vdpa netlink when
+ * it is deleted, and CAP_IPC_LOCK, because its memory stays locked and new
+ * threads, rings and buffers are locked too.  Everything else it touches
+ * (its device fd, its backend, its files under /run) is already open or
+ * owned by its own uid.  So a daemon that a hostile driver managed to
+ * subvert holds little.
+ */
+static void drop_privileges(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	int cap;
+
+	for (cap = 0; cap <= 63; cap++)
+		if (cap != CAP_NET_ADMIN && cap != CAP_IPC_LOCK)
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	data[0].effective = data[0].permitted =
+		1u << CAP_NET_ADMIN | 1u << CAP_IPC_LOCK;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		blk_log(BLK_LOG_WARN, "dropping capabilities: %m");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		blk_log(BLK_LOG_WARN, "PR_SET_NO_NEW_PRIVS: %m");
+}
+
 /* Log file of a background daemon; stdin and stdout go to /dev/null. */
 static void redirect_stdio(const char *name)
 {
@@ -217,6 +253,47 @@ static int make_run_dir(void)
 	return 0;
 }
 
+int daemon_set_capacity(struct daemon *d, uint64_t size)
+{
+	uint64_t cap_le;
+	int ret;
+
+	ret = blk_dev_set_capacity(&d->blk, size);
+	if (ret < 0)
+		return ret;
+	cap_le = d->blk.config.capacity;
+	pthread_mutex_lock(&d->dev_lock);
+	ret = vdk_dev_set_config(d->dev, offsetof(struct virtio_blk_config, capacity),
+				 &cap_le, sizeof(cap_le), true);
+	pthread_mutex_unlock(&d->dev_lock);
+	return ret;
+}
+
+/*
+ * A backend can grow behind our back: a file extended on the host, an NBD
+ * export found larger after a reconnect.  Pass growth on to the driver;
+ * shrinking is only reported, since data in use would be cut off.
+ */
+static void watch_size(struct daemon *d)
+{
+	uint64_t cap = atomic_load(&d->blk.capacity) << BLK_SECTOR_SHIFT;
+	uint64_t size;
+
+	if (backend_refresh_size(d->be) < 0)
+		return;
+	size = backend_size(d->be) / d->blk.block_size * d->blk.block_size;
+	if (size > cap) {
+		if (daemon_set_capacity(d, size) == 0)
+			blk_log(BLK_LOG_INFO, "the backend grew from %llu to %llu bytes; so did the device",
+				(unsigned long long)cap, (unsigned long long)size);
+	} else if (size < cap && !d->shrink_reported) {
+		d->shrink_reported = true;
+		blk_log(BLK_LOG_WARN, "the backend shrank from %llu to %llu bytes; "
+			"I/O past its end will fail", (unsigned long long)cap,
+			(unsigned long long)size);
+	}
+}
+
 /* Main thread after setup: control socket and signals, until told to stop. */
 static void serve(struct daemon *d, int sig_fd)
 {
@@ -243,17 +320,135 @@ static void serve(struct daemon *d, int sig_fd)
 		}
 		if (d->sock_fd >= 0 && pfd[1].revents & POLLIN)
 			ctl_accept(d);
+		watch_size(d);
 	}
 	atomic_store(&d->stopping, true);
 }
 
-int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
+/* Paths of the files a device keeps under RUN_DIR. */
+void run_path(const char *name, const char *ext, char *buf, size_t len)
+{
+	snprintf(buf, len, RUN_DIR "/%s.%s", name, ext);
+}
+
+/*
+ * Records how the device was added, so `recover` (after a crash) and `del`
+ * (of a device whose daemon died) can bring the same device model back.
+ */
+static int save_conf(const struct add_opts *o)
+{
+	char path[300], tmp[310];
+	FILE *f;
+
+	run_path(o->name, "conf", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "backend=%s\nqueues=%u\nqueue_size=%u\nblock_size=%u\n"
+		"read_only=%d\nserial=%s\ncache=%d\nvhost=%d\nio_timeout=%u\n",
+		o->backend, o->blk.num_queues, o->blk.queue_size,
+		o->blk.block_size, o->blk.readonly,
+		o->blk.serial ? o->blk.serial : "", (int)o->cache, o->vhost,
+		o->io_timeout_s);
+	if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	if (rename(tmp, path) < 0)
+		return -errno;
+	return 0;
+}
+
+int load_conf(const char *name, struct add_opts *o)
+{
+	char path[300], line[600];
+	FILE *f;
+	int n = 0;
+
+	run_path(name, "conf", path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	memset(o, 0, sizeof(*o));
+	snprintf(o->name_buf, sizeof(o->name_buf), "%s", name);
+	o->name = o->name_buf;
+	o->blk.name = o->name;
+	while (fgets(line, sizeof(line), f)) {
+		char *v = strchr(line, '=');
+
+		if (!v)
+			continue;
+		*v++ = '\0';
+		v[strcspn(v, "\n")] = '\0';
+		if (!strcmp(line, "backend")) {
+			snprintf(o->backend_buf, sizeof(o->backend_buf), "%s", v);
+			o->backend = o->backend_buf;
+			n++;
+		} else if (!strcmp(line, "queues")) {
+			o->blk.num_queues = strtoul(v, NULL, 10);
+		} else if (!strcmp(line, "queue_size")) {
+			o->blk.queue_size = strtoul(v, NULL, 10);
+		} else if (!strcmp(line, "block_size")) {
+			o->blk.block_size = strtoul(v, NULL, 10);
+		} else if (!strcmp(line, "read_only")) {
+			o->blk.readonly = atoi(v);
+		} else if (!strcmp(line, "serial")) {
+			snprintf(o->serial_buf, sizeof(o->serial_buf), "%s", v);
+			o->blk.serial = o->serial_buf[0] ? o->serial_buf : NULL;
+		} else if (!strcmp(line, "cache")) {
+			o->cache = atoi(v);
+		} else if (!strcmp(line, "vhost")) {
+			o->vhost = atoi(v);
+		} else if (!strcmp(line, "io_timeout")) {
+			o->io_timeout_s = strtoul(v, NULL, 10);
+		}
+	}
+	fclose(f);
+	return n == 1 ? 0 : -EINVAL;
+}
+
+/* Forgets the files of a device that is gone. */
+void remove_run_files(const char *name)
+{
+	static const char *const exts[] = { "conf", "state", "sock" };
+	char path[300];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		run_path(name, exts[i], path, sizeof(path));
+		unlink(path);
+	}
+}
+
+/*
+ * Hands the device over without a word to the kernel: queues drain, the
+ * handle closes, and the device stays attached for the next daemon
+ * (`upgrade`, or `recover` after this one is replaced).
+ */
+static void hand_over(struct daemon *d)
+{
+	unsigned int i;
+
+	stop_ctl_thread(d);
+	for (i = 0; i < d->nr_queues; i++)
+		queue_thread_stop(d, vdk_dev_vq(d->dev, i));
+	vdk_dev_close(d->dev);
+	d->dev = NULL;
+	blk_log(BLK_LOG_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
+		d->opts->name);
+}
+
+int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
+	       enum daemon_mode mode)
 {
 	struct daemon *d;
 	struct vdk_dev_config cfg = { 0 };
+	char state_path[300];
 	sigset_t sigs;
 	int sig_fd = -1, ret, status = 1;
-	bool created = false;
+	bool adopted = mode != DAEMON_ADD;
+	bool keep = false;		/* leave the device on failure */
 
 	d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -270,6 +465,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
 	pthread_mutex_init(&d->queues_lock, NULL);
 	the_daemon = d;
 	blk_log_set_sink(log_sink);
+	backend_log_set_sink(backend_sink);
 
 	ret = make_run_dir();
 	if (ret < 0) {
@@ -303,6 +499,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
 		goto out_free;
 	}
 
+	run_path(opts->name, "state", state_path, sizeof(state_path));
 	cfg.name = opts->name;
 	cfg.device_id = VIRTIO_ID_BLOCK;
 	cfg.features = d->blk.features;
@@ -312,17 +509,46 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
 	cfg.config_size = blk_dev_config_size();
 	cfg.ops = &dev_ops;
 	cfg.opaque = d;
-	ret = vdk_dev_create(&cfg, &d->dev);
-	if (ret < 0) {
-		if (ret == -EEXIST)
+	cfg.state_path = state_path;
+	if (!adopted) {
+		ret = vdk_dev_create(&cfg, &d->dev);
+		if (ret == -EEXIST) {
 			report(report_fd, false, "a device named '%s' exists already: "
 			       "choose another --name, or remove it with '" PROG " del %s'",
 			       opts->name, opts->name);
-		else
-			report(report_fd, false, "%s", vdk_last_error());
-		goto out_free;
+			goto out_free;
+		}
+		if (ret == 0) {
+			ret = save_conf(opts);
+			if (ret < 0)
+				blk_log(BLK_LOG_WARN, "cannot save %s's settings (%s): "
+					"it cannot be recovered after a crash",
+					opts->name, strerror(-ret));
+			ret = 0;
+		}
+	} else {
+		ret = vdk_dev_open(&cfg, &d->dev);
+		if (ret == -EBUSY) {
+			report(report_fd, false, "%s is being served by another process "
+			       "(see '" PROG " list')", opts->name);
+			goto out_free;
+		}
+		/* Queues running before we came carry on where they stood. */
+		if (ret == 0) {
+			ret = vdk_dev_resume(d->dev);
+			if (ret >= 0) {
+				blk_log(BLK_LOG_INFO, "adopted %s: %d queue%s resumed",
+					opts->name, ret, ret == 1 ? "" : "s");
+				ret = 0;
+			}
+		}
 	}
-	created = true;
+	if (ret < 0) {
+		report(report_fd, false, "%s", vdk_last_error());
+		goto out_destroy;
+	}
+	/* From here a failed recover still leaves the device to `del`. */
+	keep = mode == DAEMON_RECOVER;
 
 	ret = start_ctl_thread(d);
 	if (ret < 0) {
@@ -331,11 +557,18 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
 		goto out_destroy;
 	}
 
-	ret = vdk_dev_attach(d->dev, opts->vhost ? VDK_BUS_VHOST : VDK_BUS_VIRTIO,
-			     d->node, sizeof(d->node));
-	if (ret < 0) {
-		report(report_fd, false, "%s", vdk_last_error());
-		goto out_stop;
+	if (mode == DAEMON_CLEANUP) {
+		/* `del` of a device whose daemon died: serve only to detach. */
+		status = 0;
+		goto out_detach;
+	}
+	if (vdk_dev_node(opts->name, d->node, sizeof(d->node)) < 0) {
+		ret = vdk_dev_attach(d->dev, opts->vhost ? VDK_BUS_VHOST : VDK_BUS_VIRTIO,
+				     d->node, sizeof(d->node));
+		if (ret < 0) {
+			report(report_fd, false, "%s", vdk_last_error());
+			goto out_detach;
+		}
 	}
 
 	ret = ctl_listen(d);
@@ -343,6 +576,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
 		blk_log(BLK_LOG_WARN, "no control socket (%s): list, stats and resize "
 			"will not see this device", strerror(-ret));
 
+	drop_privileges();
 	blk_log(BLK_LOG_INFO, "serving %s (%s, %llu bytes, %u queue%s) as %s",
 		opts->name, backend_spec(be),
 		(unsigned long long)backend_size(be), d->blk.num_queues,
@@ -352,25 +586,39 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd)
 
 	serve(d, sig_fd);
 	status = 0;
-
-	/* Detaching resets the device, which drains and stops every queue. */
+	keep = false;
 	ctl_close(d);
+	if (atomic_load(&d->handover)) {
+		hand_over(d);
+		goto out_free;
+	}
+
+out_detach:
+	if (keep) {
+		hand_over(d);
+		goto out_free;
+	}
+	/* Detaching resets the device, which drains and stops every queue. */
 	if (vdk_dev_detach(d->dev) < 0) {
 		blk_log(BLK_LOG_ERR, "detach: %s", vdk_last_error());
 		status = 1;
 	}
-out_stop:
 	stop_ctl_thread(d);
 out_destroy:
-	if (created) {
+	if (d->dev && keep) {
+		vdk_dev_close(d->dev);
+	} else if (d->dev) {
 		unsigned int i;
 
+		stop_ctl_thread(d);
 		/* Queues the kernel never reset (e.g. broken device) stop here. */
 		for (i = 0; i < d->nr_queues; i++)
 			queue_thread_stop(d, vdk_dev_vq(d->dev, i));
 		if (vdk_dev_destroy(d->dev) < 0) {
 			blk_log(BLK_LOG_ERR, "destroy: %s", vdk_last_error());
 			status = 1;
+		} else {
+			remove_run_files(opts->name);
 		}
 	}
 	if (status == 0)

@@ -51,6 +51,7 @@ static void print_backend(const char *name, const char *usage, void *opaque)
 	fprintf(out, "  %s\n", usage);
 }
 
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -64,6 +65,9 @@ static void usage(FILE *out)
 "  del NAME                stop a device cleanly, or clean up after a dead daemon\n"
 "  resize NAME SIZE        grow a device while it is in use\n"
 "  stats NAME [--json]     per-queue requests, bytes, errors, latency\n"
+"  recover [--foreground] NAME\n"
+"                          serve a device whose daemon died, where it stood\n"
+"  upgrade NAME            replace a device's daemon with this binary, no I/O error\n"
 "  help                    this text\n"
 "\n"
 "Options of add:\n"
@@ -75,9 +79,13 @@ static void usage(FILE *out)
 "      --serial STR        serial number the guest sees (up to 20 bytes)\n"
 "      --cache MODE        file backend: auto (O_DIRECT when aligned),\n"
 "                          direct, or buffered (page cache) (default auto)\n"
+"      --io-timeout SEC    nbd backend: fail I/O after SEC s without the server\n"
+"                          (default 0: wait for it to come back)\n"
 "      --vhost             attach to vhost_vdpa (/dev/vhost-vdpa-N, for a VM)\n"
 "                          instead of virtio_vdpa (/dev/vdX on this host)\n"
 "  -f, --foreground        stay in the foreground (for systemd); logs on stderr\n"
+"      --adopt             if device NAME exists without a daemon, recover it\n"
+"                          instead of failing (for systemd restarts)\n"
 "\n"
 "Backends:\n");
 	backend_list(print_backend, out);
@@ -221,18 +229,17 @@ static int cmd_add(int argc, char **argv)
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "serial", required_argument, NULL, 'S' },
 		{ "cache", required_argument, NULL, 'C' },
+		{ "io-timeout", required_argument, NULL, 'T' },
 		{ "vhost", no_argument, NULL, 'V' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "adopt", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct add_opts o = {
 		.blk = { .block_size = 512, .num_queues = 1, .queue_size = 256 },
 	};
-	struct backend_open_opts bo = { 0 };
-	struct backend *be = NULL;
-	int c, ret, pipefd[2];
-	pid_t pid;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:q:s:b:rfh", longopts, NULL)) != -1) {
@@ -284,11 +291,18 @@ static int cmd_add(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'T':
+			if (!parse_uint("--io-timeout", optarg, 0, 86400, &o.io_timeout_s))
+				return 1;
+			break;
 		case 'V':
 			o.vhost = true;
 			break;
 		case 'f':
 			o.foreground = true;
+			break;
+		case 'A':
+			o.adopt = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -311,18 +325,39 @@ static int cmd_add(int argc, char **argv)
 	if (!o.name)
 		pick_name(&o);
 	o.blk.name = o.name;
+	if (o.adopt && device_exists(o.name))
+		return start_daemon(&o, DAEMON_RECOVER);
+	return start_daemon(&o, DAEMON_ADD);
+}
 
-	bo.readonly = o.blk.readonly;
-	bo.block_size = o.blk.block_size;
-	bo.cache = o.cache;
-	ret = backend_open(o.backend, &bo, &be);
+bool device_exists(const char *name)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/class/vduse/%s", name);
+	return stat(path, &st) == 0;
+}
+
+int start_daemon(struct add_opts *o, enum daemon_mode mode)
+{
+	struct backend_open_opts bo = { 0 };
+	struct backend *be = NULL;
+	int ret, pipefd[2];
+	pid_t pid;
+
+	bo.readonly = o->blk.readonly;
+	bo.block_size = o->blk.block_size;
+	bo.cache = o->cache;
+	bo.io_timeout_s = o->io_timeout_s;
+	ret = backend_open(o->backend, &bo, &be);
 	if (ret < 0) {
 		err("%s", backend_last_error());
 		return 1;
 	}
 
-	if (o.foreground) {
-		ret = daemon_run(&o, be, -1);
+	if (o->foreground || mode == DAEMON_CLEANUP) {
+		ret = daemon_run(o, be, -1, mode);
 		backend_close(be);
 		return ret;
 	}
@@ -342,13 +377,108 @@ static int cmd_add(int argc, char **argv)
 	if (pid > 0) {
 		close(pipefd[1]);
 		backend_close(be);
-		return wait_for_daemon(pid, pipefd[0], o.name);
+		return wait_for_daemon(pid, pipefd[0], o->name);
 	}
 	close(pipefd[0]);
 	setsid();
-	ret = daemon_run(&o, be, pipefd[1]);
+	ret = daemon_run(o, be, pipefd[1], mode);
 	backend_close(be);
 	_exit(ret);
+}
+
+/* `recover NAME`: a new daemon for a device whose daemon died. */
+int cmd_recover(int argc, char **argv)
+{
+	struct add_opts o;
+	bool foreground = false;
+	char reply[64];
+	int i, ret;
+	const char *name = NULL;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f"))
+			foreground = true;
+		else if (!name && argv[i][0] != '-')
+			name = argv[i];
+		else {
+			err("usage: " PROG " recover [--foreground] NAME");
+			return 1;
+		}
+	}
+	if (!name) {
+		err("recover needs the NAME of a device whose daemon died (see '" PROG " list')");
+		return 1;
+	}
+	if (vdk_name_check(name) < 0) {
+		err("recover: %s", vdk_last_error());
+		return 1;
+	}
+	if (!check_root("recover") || !check_kernel(false))
+		return 1;
+	if (!device_exists(name)) {
+		err("there is no device named '%s' (see '" PROG " list')", name);
+		return 1;
+	}
+	if (ctl_request(name, "info", reply, sizeof(reply)) == 0) {
+		err("%s has a running daemon; nothing to recover", name);
+		return 1;
+	}
+	ret = load_conf(name, &o);
+	if (ret < 0) {
+		err("%s was not added by " PROG " (no %s/%s.conf): it cannot be recovered; "
+		    "'" PROG " del %s' removes it", name, RUN_DIR, name, name);
+		return 1;
+	}
+	o.foreground = foreground;
+	return start_daemon(&o, DAEMON_RECOVER);
+}
+
+/*
+ * `upgrade NAME`: the running daemon drains and exits without touching the
+ * device; this binary (the new one) then recovers it.  Applications see a
+ * pause, not an error.
+ */
+int cmd_upgrade(int argc, char **argv)
+{
+	char reply[4096], *rargv[3];
+	const char *name;
+	pid_t pid;
+	int i;
+
+	if (argc != 2) {
+		err("usage: " PROG " upgrade NAME");
+		return 1;
+	}
+	name = argv[1];
+	if (vdk_name_check(name) < 0) {
+		err("upgrade: %s", vdk_last_error());
+		return 1;
+	}
+	if (!check_root("upgrade"))
+		return 1;
+	if (ctl_request(name, "info", reply, sizeof(reply)) < 0) {
+		err(device_exists(name) ? "no daemon serves %s; use '" PROG " recover %s'"
+					: "there is no device named '%s' (see '" PROG " list')",
+		    name, name);
+		return 1;
+	}
+	pid = reply_pid(reply);
+	if (ctl_request(name, "handover", reply, sizeof(reply)) < 0 ||
+	    strncmp(reply, "OK", 2)) {
+		err("the daemon of %s refused to hand over: %s", name, reply);
+		return 1;
+	}
+	/* The old daemon drains its queues, then lets go of the device. */
+	for (i = 0; i < 600 && pid > 0 && kill(pid, 0) == 0; i++)
+		usleep(50 * 1000);
+	if (pid > 0 && kill(pid, 0) == 0) {
+		err("the old daemon %d of %s did not exit within 30 s", (int)pid, name);
+		return 1;
+	}
+	rargv[0] = (char *)"recover";
+	rargv[1] = (char *)name;
+	rargv[2] = NULL;
+	return cmd_recover(2, rargv);
 }
 
 int main(int argc, char **argv)
@@ -373,7 +503,11 @@ int main(int argc, char **argv)
 		return cmd_resize(argc - 1, argv + 1);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(argc - 1, argv + 1);
-	err("unknown command '%s'; commands are add, list, del, resize, stats (see '"
+	if (!strcmp(cmd, "recover"))
+		return cmd_recover(argc - 1, argv + 1);
+	if (!strcmp(cmd, "upgrade"))
+		return cmd_upgrade(argc - 1, argv + 1);
+	err("unknown command '%s'; commands are add, list, del, resize, stats, recover, upgrade (see '"
 	    PROG " help')", cmd);
 	return 1;
 }

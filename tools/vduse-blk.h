@@ -41,9 +41,19 @@ struct add_opts {
 	const char *backend;
 	struct blk_opts blk;
 	enum backend_cache cache;
+	uint32_t io_timeout_s;		/* network backends; 0 = wait forever */
 	bool vhost;
 	bool foreground;
+	bool adopt;			/* take NAME over if it exists */
 	char name_buf[VDK_NAME_MAX + 1];
+	char backend_buf[4096];
+	char serial_buf[32];
+};
+
+enum daemon_mode {
+	DAEMON_ADD,			/* create, attach, serve */
+	DAEMON_RECOVER,			/* adopt an existing device, serve */
+	DAEMON_CLEANUP,			/* adopt, then detach and destroy */
 };
 
 struct queue_thread;
@@ -73,8 +83,10 @@ struct daemon {
 	struct blk_stats_snapshot retired[64];
 
 	int sock_fd;			/* control socket, -1 if none */
-	char sock_path[128];
+	char sock_path[300];
 	atomic_bool stopping;
+	atomic_bool handover;		/* stop serving but keep the device */
+	bool shrink_reported;
 };
 
 /* queue.c */
@@ -91,7 +103,17 @@ bool queue_thread_stats(struct daemon *d, unsigned int index,
  * device is usable or has failed; with -1, the node is printed on stdout.
  * Returns the exit status.
  */
-int daemon_run(struct add_opts *opts, struct backend *be, int report_fd);
+int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
+	       enum daemon_mode mode);
+/* Grows the device to @size bytes and tells the driver; 0 or -errno. */
+int daemon_set_capacity(struct daemon *d, uint64_t size);
+/* RUN_DIR/NAME.EXT */
+void run_path(const char *name, const char *ext, char *buf, size_t len);
+/* Reads the settings `add` saved for @name; 0 or -errno. */
+int load_conf(const char *name, struct add_opts *o);
+void remove_run_files(const char *name);
+/* Starts a daemon for @o (fork unless foreground) and reports like add. */
+int start_daemon(struct add_opts *o, enum daemon_mode mode);
 
 /* ctl.c */
 int ctl_listen(struct daemon *d);
@@ -110,9 +132,14 @@ int cmd_list(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 /* vduse-blk.c */
 /* Checks what every privileged subcommand needs; prints why not. */
 bool check_root(const char *what);
+bool device_exists(const char *name);
+/* Reads "pid": N out of an info reply; 0 if absent. */
+pid_t reply_pid(const char *reply);
 
 #endif /* VDUSE_BLK_H */
