@@ -179,9 +179,15 @@ static int blk_req_map_data(struct blk_queue *q, struct blk_req *r,
 		if (e > start && s < end)
 			n++;
 	}
-	if (n > dev->seg_max) {
-		rlog(q, "request has %u data segments, more than seg_max %" PRIu32,
-		     n, dev->seg_max);
+	/*
+	 * seg_max counts the driver's descriptors; the library splits one
+	 * that crosses two IOTLB regions into two segments, which is legal
+	 * (a VMM's memory comes in several regions).  The real bound is what
+	 * one readv/writev takes.
+	 */
+	if (n > BLK_SEG_MAX_LIMIT) {
+		rlog(q, "request has %u data segments, more than the %u one I/O can take",
+		     n, BLK_SEG_MAX_LIMIT);
 		return -E2BIG;
 	}
 	r->data = r->u.iov;

@@ -39,7 +39,7 @@ static void check_512(void)
 	T_ASSERT_EQ(h_rw(&h, 2, 0, out, 512), VIRTIO_BLK_S_UNSUPP);
 	T_ASSERT_EQ(h_rw(&h, VIRTIO_BLK_T_SECURE_ERASE, 0, out, 512), VIRTIO_BLK_S_UNSUPP);
 
-	/* Data spread over segments; queue size 4 allows seg_max 2. */
+	/* Data spread over segments (queue size 4 advertises seg_max 2). */
 	h_hdr(&hdr, VIRTIO_BLK_T_IN, 0);
 	memset(out, 0, sizeof(out));
 	status = 0xff;
@@ -52,7 +52,11 @@ static void check_512(void)
 	T_ASSERT_EQ(h_submit(&h, (struct h_seg[]){ { &hdr, 16, false },
 		{ out, 512, true }, { out + 512, 256, true }, { out + 768, 256, true },
 		{ &status, 1, true } }, 5), 1);
-	T_ASSERT_EQ(status, VIRTIO_BLK_S_IOERR);
+	/*
+	 * More segments than seg_max: a driver's descriptor that crosses two
+	 * IOTLB regions arrives as two, so only the readv limit is enforced.
+	 */
+	T_ASSERT_EQ(status, VIRTIO_BLK_S_OK);
 
 	/* FLUSH works even without a cache behind it. */
 	T_ASSERT_EQ(h_rw(&h, VIRTIO_BLK_T_FLUSH, 0, NULL, 0), VIRTIO_BLK_S_OK);
