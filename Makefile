@@ -4,7 +4,8 @@
 #   make demo     install what is missing, build, show vduse-blk at work
 #   make check    install what is missing, build, run every test
 #   make bench    the benchmark against the peers (docs/benchmarks.md)
-#   make fuzz     fuzz for FUZZ_TIME seconds (default 600)
+#   make fuzz     fuzz for FUZZ_TIME seconds in all (default 600), shared by
+#                 both targets; new inputs go into tests/fuzz/corpus/
 #   make clean    remove the build folders
 
 BUILD      ?= build
@@ -58,7 +59,7 @@ bench: deps all
 	bench/run
 
 fuzz:
-	tests/fuzz/run-fuzz.sh $(FUZZ_TIME)
+	tests/fuzz/run-fuzz.sh --time $(FUZZ_TIME) --merge
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
