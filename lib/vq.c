@@ -490,6 +490,26 @@ static struct vdk_req *fill_req(struct vdk_vq *vq, size_t size, uint16_t head,
 	return req;
 }
 
+/* Walks the chain at @head into a new request, counted in flight. */
+static int take_chain(struct vdk_vq *vq, size_t size, uint16_t head,
+		      struct vdk_req **reqp)
+{
+	struct walk w = { 0 };
+	struct vdk_req *req;
+	int ret;
+
+	ret = walk_chain(vq, head, &w);
+	if (ret)
+		return ret;
+	req = fill_req(vq, size, head, &w);
+	if (!req)
+		return vdk_set_error(-ENOMEM,
+			"queue %u: out of memory for a request", vq->index);
+	vq->inflight++;
+	*reqp = req;
+	return 0;
+}
+
 /* Asks for a kick when the driver adds past last_avail_idx; see caller. */
 static void arm_avail_event(struct vdk_vq *vq)
 {
@@ -500,8 +520,6 @@ static void arm_avail_event(struct vdk_vq *vq)
 
 VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 {
-	struct walk w = { 0 };
-	struct vdk_req *req;
 	uint16_t avail_idx, head;
 	int ret;
 
@@ -519,17 +537,10 @@ VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 	/* Requests a dead process had in flight come first, oldest first. */
 	if (vq->resubmit_pos < vq->nr_resubmit) {
 		head = vq->resubmit[vq->resubmit_pos];
-		ret = walk_chain(vq, head, &w);
-		if (ret)
-			return ret;
-		req = fill_req(vq, size, head, &w);
-		if (!req)
-			return vdk_set_error(-ENOMEM,
-				"queue %u: out of memory for a request", vq->index);
-		vq->resubmit_pos++;
-		vq->inflight++;
-		*reqp = req;
-		return 0;
+		ret = take_chain(vq, size, head, reqp);
+		if (ret == 0)
+			vq->resubmit_pos++;
+		return ret;
 	}
 
 	/* Acquire: ring entries below idx are valid once we see idx. */
@@ -557,14 +568,9 @@ VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 		return vq_fail(vq, "available ring entry %u holds head %u, out of range (%u descriptors)",
 			       vq->last_avail_idx, head, vq->num);
 
-	ret = walk_chain(vq, head, &w);
+	ret = take_chain(vq, size, head, reqp);
 	if (ret)
 		return ret;
-
-	req = fill_req(vq, size, head, &w);
-	if (!req)
-		return vdk_set_error(-ENOMEM,
-			"queue %u: out of memory for a request", vq->index);
 
 	vq->last_avail_idx++;
 	if (vq->log) {
@@ -575,8 +581,6 @@ VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 		__atomic_store_n(&vq->log->last_avail_idx, vq->last_avail_idx,
 				 __ATOMIC_RELEASE);
 	}
-	vq->inflight++;
-	*reqp = req;
 	return 0;
 }
 

@@ -8,10 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 require_blk
 
-daemon_pid() {
-	"$BLK" list --json | grep -o "\"name\": \"$1\"[^}]*\"pid\": [0-9]*" |
-		grep -o '[0-9]*$'
-}
 
 # 1. Unbind the driver under load, bind it again: the device comes back.
 truncate -s 64M /tmp/ub.img

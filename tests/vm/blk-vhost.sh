@@ -12,24 +12,17 @@ CLIENT=${VDK_VHOST_CLIENT:-}
 
 # Like blk_add, but the node is /dev/vhost-vdpa-N, a character device.
 vhost_add() {
-	local name="" a prev=""
-	for a in "$@"; do
-		[ "$prev" = --name ] && name=$a
-		prev=$a
-	done
-	[ -n "$name" ] || fail "vhost_add needs --name"
-	dev=$("$BLK" add --vhost "$@") || fail "vduse-blk add --vhost $*"
-	at_exit "'$BLK' del '$name' 2>/dev/null"
+	blk_add_any --vhost "$@"
 	case $dev in
 	/dev/vhost-vdpa-*) ;;
 	*) fail "add --vhost printed '$dev', not /dev/vhost-vdpa-N" ;;
 	esac
 	[ -c "$dev" ] || fail "add --vhost printed '$dev', which is not a character device"
-	[ -d "/sys/bus/vdpa/drivers/vhost_vdpa/$name" ] ||
-		fail "$name is not bound to vhost_vdpa"
-	"$BLK" list | grep -qE "^$name +$dev " ||
-		fail "list does not show $name on $dev: $("$BLK" list 2>&1)"
-	log "added $name: $dev"
+	[ -d "/sys/bus/vdpa/drivers/vhost_vdpa/$added" ] ||
+		fail "$added is not bound to vhost_vdpa"
+	"$BLK" list | grep -qE "^$added +$dev " ||
+		fail "list does not show $added on $dev: $("$BLK" list 2>&1)"
+	log "added $added: $dev"
 }
 
 # Runs the client; on failure shows the daemon's side too.

@@ -99,19 +99,31 @@ require_blk() {
 	[ -n "$BLK" ] && [ -x "$BLK" ] || fail "VDK_BLK does not name the vduse-blk binary"
 }
 
-# Adds a device with the given arguments; sets $dev to its node and
-# registers its removal.  The name must be given with --name.
-blk_add() {
+# The pid of the daemon serving device $1, from `list --json`.
+daemon_pid() {
+	"$BLK" list --json | grep -o "\"name\": \"$1\"[^}]*\"pid\": [0-9]*" |
+		grep -o '[0-9]*$'
+}
+
+# Adds a device with "$@" (which must include --name); sets $dev to the
+# node add printed and $added to its name, and registers its removal.
+blk_add_any() {
 	local name="" a prev=""
 	for a in "$@"; do
 		[ "$prev" = --name ] && name=$a
 		prev=$a
 	done
-	[ -n "$name" ] || fail "blk_add needs --name"
+	[ -n "$name" ] || fail "adding a device needs --name"
 	dev=$("$BLK" add "$@") || fail "vduse-blk add $*"
+	added=$name
 	at_exit "'$BLK' del '$name' 2>/dev/null"
+}
+
+# Like blk_add_any, and the node must be a block device.
+blk_add() {
+	blk_add_any "$@"
 	[ -b "$dev" ] || fail "add printed '$dev', which is not a block device"
-	log "added $name: $dev"
+	log "added $added: $dev"
 }
 
 # Runs a command expected to fail; checks its message contains $1.

@@ -5,10 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 require_blk
 
-daemon_pid() {
-	"$BLK" list --json | grep -o "\"name\": \"$1\"[^}]*\"pid\": [0-9]*" |
-		grep -o '[0-9]*$'
-}
 
 # 1. mkfs interrupted by a crash, recovered: the filesystem is consistent.
 truncate -s 256M /tmp/mk.img

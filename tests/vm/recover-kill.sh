@@ -7,10 +7,6 @@
 require_blk
 kills_per_round=${VDK_RECOVER_KILLS:-12}
 
-daemon_pid() {
-	"$BLK" list --json | grep -o "\"name\": \"$1\"[^}]*\"pid\": [0-9]*" |
-		grep -o '[0-9]*$'
-}
 
 round() {
 	local queues=$1 name=rk$1 img=/tmp/rk$1.img pid jobs=0 k
