@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -472,6 +473,65 @@ static void autoprobe_restore(char *saved)
 }
 
 /*
+ * Runs @fn(@a, @b) in a short-lived child process and returns its result
+ * (and error message).  Binding and removing a vdpa device make the kernel
+ * probe or remove the driver in the caller's context, and that waits for
+ * I/O the device must serve (the partition scan, the final flush).  If the
+ * serving process were killed meanwhile, it would hang in the kernel
+ * holding its own device open, and no other process could ever adopt the
+ * device to finish that I/O.  A child holds nothing: the server can die,
+ * and a new one can take over and unblock the child.
+ */
+struct child_result {
+	int ret;
+	char msg[480];
+};
+
+static int run_in_child(int (*fn)(const char *, const char *), const char *a,
+			const char *b)
+{
+	struct child_result res = { .ret = -EIO };
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return vdk_set_error(-errno, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return vdk_set_error(-errno, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		/*
+		 * Hold nothing of the parent's, above all not its device fd:
+		 * fork copies even O_CLOEXEC descriptors.
+		 */
+		if (pipefd[1] > 0)
+			close_range(0, pipefd[1] - 1, 0);
+		close_range(pipefd[1] + 1, ~0U, 0);
+		res.ret = fn(a, b);
+		snprintf(res.msg, sizeof(res.msg), "%s", vdk_last_error());
+		if (write(pipefd[1], &res, sizeof(res)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	do {
+		n = read(pipefd[0], &res, sizeof(res));
+	} while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(res))
+		return vdk_set_error(-EIO, "the helper process for %s died", a);
+	if (res.ret)
+		vdk_set_error(res.ret, "%s", res.msg);
+	return res.ret;
+}
+
+/*
  * Makes sure @name ends up bound to @drv: bind it, or move it there if
  * something grabbed it before our driver_override took effect.
  */
@@ -560,7 +620,7 @@ VDK_EXPORT int vdk_dev_attach(struct vdk_dev *dev, enum vdk_bus bus,
 			      dev->name, strerror(-ret));
 		goto err_del;
 	}
-	ret = bind_driver(dev->name, drv);
+	ret = run_in_child(bind_driver, dev->name, drv);
 	if (ret)
 		goto err_del;
 
@@ -598,13 +658,12 @@ out:
 	return ret;
 }
 
-int vdpa_detach_by_name(const char *name)
+static int detach_now(const char *name, const char *unused)
 {
 	struct nl nl;
 	int ret;
 
-	if (!vdpa_dev_exists(name))
-		return 0;
+	(void)unused;
 	ret = nl_open(&nl);
 	if (ret)
 		return ret;
@@ -615,6 +674,14 @@ int vdpa_detach_by_name(const char *name)
 		nl_error(&nl, ret, "removing vdpa device", name);
 	nl_close(&nl);
 	return ret;
+}
+
+int vdpa_detach_by_name(const char *name)
+{
+	if (!vdpa_dev_exists(name))
+		return 0;
+	/* Removal waits for the driver's last I/O: see run_in_child(). */
+	return run_in_child(detach_now, name, NULL);
 }
 
 VDK_EXPORT int vdk_dev_detach(struct vdk_dev *dev)

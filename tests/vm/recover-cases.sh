@@ -22,7 +22,7 @@ log "crash during mkfs: ok"
 
 # 2. Killed while setting up: del cleans up, add works again.
 truncate -s 32M /tmp/setup.img
-for delay in 0.05 0.2 0.4; do
+for delay in 0.05 0.1 0.2 0.3 0.4 0.6; do
 	"$BLK" add --name setup --foreground /tmp/setup.img > /dev/null 2>&1 &
 	p=$!
 	sleep $delay
