@@ -678,10 +678,28 @@ static int detach_now(const char *name, const char *unused)
 
 int vdpa_detach_by_name(const char *name)
 {
+	uint64_t deadline;
+	int ret;
+
 	if (!vdpa_dev_exists(name))
 		return 0;
 	/* Removal waits for the driver's last I/O: see run_in_child(). */
-	return run_in_child(detach_now, name, NULL);
+	ret = run_in_child(detach_now, name, NULL);
+	if (ret)
+		return ret;
+	/*
+	 * A removal another process started (one that died meanwhile) may
+	 * still be finishing: our DEV_DEL then found nothing to do.  Wait for
+	 * it; the caller's control thread answers what it still asks.
+	 */
+	deadline = now_ms() + 60000;
+	while (vdpa_dev_exists(name)) {
+		if (now_ms() > deadline)
+			return vdk_set_error(-EBUSY,
+				"vdpa device %s is still being removed after 60 s", name);
+		sleep_ms(50);
+	}
+	return 0;
 }
 
 VDK_EXPORT int vdk_dev_detach(struct vdk_dev *dev)
