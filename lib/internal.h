@@ -74,7 +74,10 @@ void iova_map_init(struct iova_map *map, iova_miss_fn miss, void *opaque);
 void iova_map_destroy(struct iova_map *map);
 /* Adds a region (write lock must be held if other threads use the map). */
 int iova_map_add(struct iova_map *map, const struct iova_region *r);
-/* Unmaps and forgets every region overlapping [start, last]. */
+/*
+ * Unmaps and forgets every region overlapping [start, last].  Lookups take
+ * no lock, so no queue may be translating meanwhile (stop them first).
+ */
 void iova_map_remove(struct iova_map *map, uint64_t start, uint64_t last);
 /*
  * Translates [iova, iova + len) for access @perm.  On success returns the

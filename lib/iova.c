@@ -3,8 +3,12 @@
  * IOVA -> host address translation for the driver's memory.
  *
  * The table is small (a handful of IOTLB entries in practice), so a linear
- * scan under a read lock is cheaper than anything cleverer.  Queue threads
- * translate concurrently; only adding/removing regions takes the write lock.
+ * scan is cheaper than anything cleverer.  Queue threads translate
+ * concurrently and without a lock: a region is written before the count
+ * that publishes it (release/acquire), and published regions never change.
+ * Removing regions is the one thing lookups cannot race with; the device
+ * layer only removes them after stopping every queue (reset, IOTLB update,
+ * release).  Adding (a lazy miss) and removing take the write lock.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -70,7 +74,9 @@ int iova_map_add(struct iova_map *map, const struct iova_region *r)
 				(unsigned long long)o->start,
 				(unsigned long long)o->last);
 	}
-	map->regions[map->nr++] = *r;
+	map->regions[map->nr] = *r;
+	/* Lock-free readers see the region whole once they see the count. */
+	__atomic_store_n(&map->nr, map->nr + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -101,14 +107,15 @@ static inline bool region_has(const struct iova_region *r, uint64_t iova)
 	return iova >= r->start && iova <= r->last;
 }
 
-/* Region containing @iova, or NULL.  Caller holds the lock. */
+/* Region containing @iova, or NULL.  See the top of the file on locking. */
 static const struct iova_region *lookup(struct iova_map *map, uint64_t iova)
 {
 	unsigned int i, hint = last_hit;
+	unsigned int nr = __atomic_load_n(&map->nr, __ATOMIC_ACQUIRE);
 
-	if (hint < map->nr && region_has(&map->regions[hint], iova))
+	if (hint < nr && region_has(&map->regions[hint], iova))
 		return &map->regions[hint];
-	for (i = 0; i < map->nr; i++) {
+	for (i = 0; i < nr; i++) {
 		if (region_has(&map->regions[i], iova)) {
 			last_hit = i;
 			return &map->regions[i];
@@ -144,14 +151,9 @@ void *iova_translate_prefix(struct iova_map *map, uint64_t iova, uint64_t len,
 	if (!len)
 		return NULL;
 
-	pthread_rwlock_rdlock(&map->lock);
 	r = lookup(map, iova);
-	if (r) {
-		p = resolve(r, iova, len, perm, contig);
-		pthread_rwlock_unlock(&map->lock);
-		return p;
-	}
-	pthread_rwlock_unlock(&map->lock);
+	if (r)
+		return resolve(r, iova, len, perm, contig);
 	if (!map->miss)
 		return NULL;
 
