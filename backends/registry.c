@@ -7,5 +7,6 @@ const struct backend_ops *(*const backend_registry[])(void) = {
 	backend_memory_init,
 	backend_null_init,
 	backend_nbd_init,
+	backend_rbd_init,
 	NULL,
 };

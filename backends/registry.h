@@ -9,6 +9,7 @@ const struct backend_ops *backend_file_init(void);
 const struct backend_ops *backend_memory_init(void);
 const struct backend_ops *backend_null_init(void);
 const struct backend_ops *backend_nbd_init(void);
+const struct backend_ops *backend_rbd_init(void);
 
 /* NULL-terminated; looked up in order, so prefixes must not overlap. */
 extern const struct backend_ops *(*const backend_registry[])(void);

@@ -7,16 +7,18 @@
 set -eu
 
 # build
-pkgs="gcc meson ninja-build pkg-config python3 liburing-dev libmnl-dev libnbd-dev"
+pkgs="gcc meson ninja-build pkg-config python3 liburing-dev libmnl-dev libnbd-dev
+	librbd-dev"
 # fuzzing and sanitizers (clang's libFuzzer and runtimes)
 pkgs="$pkgs clang libfuzzer-14-dev libclang-rt-14-dev"
 # the test VM: QEMU, a static busybox for its initramfs, module tools
 pkgs="$pkgs qemu-system-x86 qemu-system-common qemu-utils busybox-static
 	cpio xz-utils zstd kmod"
-# what the tests run inside the VM; nbdkit is the NBD backend's test server
-pkgs="$pkgs fio e2fsprogs iproute2 util-linux nbdkit"
+# what the tests run inside the VM; nbdkit is the NBD backend's test server,
+# and a one-node Ceph cluster the RBD backend's
+pkgs="$pkgs fio e2fsprogs iproute2 util-linux nbdkit ceph-mon ceph-osd ceph-common"
 if [ "${1-}" = bench ]; then
-	pkgs="$pkgs gnuplot-nox valgrind procps nbd-client"
+	pkgs="$pkgs gnuplot-nox valgrind procps nbd-client rbd-nbd"
 fi
 
 missing=

@@ -87,7 +87,7 @@ int main(void)
 
 	/* The registry. */
 	backend_list(count, &n);
-	T_ASSERT_EQ(n, 4);
+	T_ASSERT_EQ(n, 5);
 
 	T_ASSERT_EQ(backend_open("memory:1M", &bo, &be), 0);
 	T_ASSERT(!strcmp(backend_name(be), "memory"));
@@ -104,7 +104,7 @@ int main(void)
 	open_bad("memory:lots", -EINVAL, "memory size 'lots' is not a size");
 	open_bad("null:0", -EINVAL, "zero");
 	open_bad("memroy:1G", -EINVAL, "unknown backend 'memroy:'");
-	open_bad("ndb://host/x", -EINVAL, "known backends are file:, memory:, null:, nbd:");
+	open_bad("ndb://host/x", -EINVAL, "known backends are file:, memory:, null:, nbd:, rbd:");
 	/* Every NBD URI scheme reaches the nbd backend, whole. */
 	open_bad("nbd:x", -EINVAL, "'nbd:x' is not a usable NBD URI");
 	open_bad("nbd+unix:///e", -EINVAL, "'nbd+unix:///e' is not a usable NBD URI");
