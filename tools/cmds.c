@@ -139,7 +139,7 @@ int cmd_del(int argc, char **argv)
 	struct add_opts o;
 	const char *name;
 	pid_t pid;
-	int ret;
+	int i, ret;
 
 	if (!check_name_arg("del", argc, argv, 1))
 		return 1;
@@ -186,8 +186,20 @@ int cmd_del(int argc, char **argv)
 		err("cleaning %s up through its saved state failed; removing it anyway",
 		    name);
 	}
-	ret = vdk_dev_destroy_by_name(name);
-	if (ret < 0) {
+	/*
+	 * A daemon killed in the middle of a removal can hold the device
+	 * until the kernel gives up on the message it was answering (the
+	 * device's msg_timeout, which destroy_by_name shortens): retry.
+	 */
+	for (i = 0; i < 90; i++) {
+		ret = vdk_dev_destroy_by_name(name);
+		if (ret != -EBUSY || !device_exists(name))
+			break;
+		if (i == 0)
+			info(PROG ": %s is still held by a dying process; waiting", name);
+		sleep(1);
+	}
+	if (ret < 0 && device_exists(name)) {
 		err("cannot remove %s: %s", name, vdk_last_error());
 		return 1;
 	}

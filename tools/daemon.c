@@ -130,6 +130,7 @@ static void *ctl_thread_fn(void *arg)
 	int ret;
 
 	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+	drop_privileges();
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -202,9 +203,11 @@ static void harden_process(void)
  * threads, rings and buffers are locked too.  Everything else it touches
  * (its device fd, its backend, its files under /run) is already open or
  * owned by its own uid.  So a daemon that a hostile driver managed to
- * subvert holds little.
+ * subvert holds little.  Capabilities belong to threads, not processes:
+ * the control and queue threads call this as they start, the main thread
+ * once the device is attached.
  */
-static void drop_privileges(void)
+void drop_privileges(void)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,

@@ -278,6 +278,7 @@ static void *queue_thread_fn(void *arg)
 	int ret;
 
 	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+	drop_privileges();
 	/* Room for a full queue of I/O plus the long-lived entries. */
 	ret = io_uring_queue_init(depth * 2 + 8, &qt->ring, 0);
 	if (ret < 0) {

@@ -325,8 +325,15 @@ static int cmd_add(int argc, char **argv)
 	if (!o.name)
 		pick_name(&o);
 	o.blk.name = o.name;
-	if (o.adopt && device_exists(o.name))
-		return start_daemon(&o, DAEMON_RECOVER);
+	if (o.adopt && device_exists(o.name)) {
+		char *rargv[] = { (char *)"recover", (char *)o.name, NULL,
+				  NULL };
+
+		if (o.foreground)
+			rargv[2] = (char *)"--foreground";
+		/* The saved settings, not this command line, describe it. */
+		return cmd_recover(o.foreground ? 3 : 2, rargv);
+	}
 	return start_daemon(&o, DAEMON_ADD);
 }
 
@@ -427,6 +434,12 @@ int cmd_recover(int argc, char **argv)
 	if (ret < 0) {
 		err("%s was not added by " PROG " (no %s/%s.conf): it cannot be recovered; "
 		    "'" PROG " del %s' removes it", name, RUN_DIR, name, name);
+		return 1;
+	}
+	if (!strncmp(o.backend, "memory:", 7)) {
+		err("%s was a RAM disk (%s): its data died with its daemon, so serving "
+		    "it again would hand the kernel an empty disk; remove it with '"
+		    PROG " del %s'", name, o.backend, name);
 		return 1;
 	}
 	o.foreground = foreground;

@@ -105,6 +105,8 @@ bool queue_thread_stats(struct daemon *d, unsigned int index,
  */
 int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	       enum daemon_mode mode);
+/* Keeps only CAP_NET_ADMIN and CAP_IPC_LOCK, for the calling thread. */
+void drop_privileges(void);
 /* Grows the device to @size bytes and tells the driver; 0 or -errno. */
 int daemon_set_capacity(struct daemon *d, uint64_t size);
 /* RUN_DIR/NAME.EXT */

@@ -90,9 +90,13 @@ check "del" "$BLK" del mp
 # control socket turns away anyone but root.
 blk_add --name caps memory:8M
 pid=$(daemon_pid caps)
-eff=$(awk '/^CapEff/ {print $2}' /proc/$pid/status)
-[ "$eff" = 0000000000005000 ] || fail "daemon keeps capabilities $eff, expected 0x5000"
-grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status || fail "NoNewPrivs not set"
+# Capabilities belong to threads: look at every one of them.
+for st in /proc/$pid/task/*/status; do
+	eff=$(awk '/^CapEff/ {print $2}' $st)
+	[ "$eff" = 0000000000005000 ] ||
+		fail "thread $(awk '/^Name/ {print $2}' $st) keeps capabilities $eff, expected 0x5000"
+	grep -q '^NoNewPrivs:[[:space:]]*1' $st || fail "NoNewPrivs not set in $st"
+done
 [ "$(stat -c %a /run/vduse-blk)" = 700 ] || fail "/run/vduse-blk is not 0700"
 [ "$(stat -c %a /run/vduse-blk/caps.sock)" = 600 ] || fail "socket is not 0600"
 setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c '

@@ -75,4 +75,10 @@ log "upgrade under load: ok"
 expect_fail "no device" "$BLK" recover nosuch
 blk_add --name live memory:8M
 expect_fail "running daemon" "$BLK" recover live
+# A RAM disk's data dies with its daemon: recovering it would be a lie.
+kill -KILL "$(daemon_pid live)"
+sleep 0.2
+expect_fail "RAM disk" "$BLK" recover live
+check "del of a dead RAM disk" timeout 120 "$BLK" del live
+[ -e /sys/class/vduse/live ] && fail "dead RAM disk left behind"
 log "pass"
