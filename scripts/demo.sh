@@ -24,7 +24,7 @@ mount "$dev" /tmp/demo-mnt
 head -c 16M /dev/urandom > /tmp/demo-payload
 cp /tmp/demo-payload /tmp/demo-mnt/payload
 umount /tmp/demo-mnt
-fsck.ext4 -fn "$dev" > /dev/null && echo "fsck: clean"
+fsck.ext4 -fn "$dev" > /dev/null 2>&1 && echo "fsck -fn: clean"
 mount "$dev" /tmp/demo-mnt
 cmp /tmp/demo-payload /tmp/demo-mnt/payload && echo "16 MiB written, unmounted, remounted and read back: identical"
 df -h /tmp/demo-mnt | tail -n1
