@@ -20,6 +20,6 @@ nbd_start tcp -i 127.0.0.1 -p "$port" memory 256M
 blk_add --name nbdtcp --queues 2 "nbd://127.0.0.1:$port/"
 [ -d /sys/block/${dev#/dev/}/mq/1 ] || fail "$dev should have 2 hardware queues"
 fs_round_trip "$dev"
-fio_verify "$dev" --numjobs=2 --iodepth=32 --bsrange=4k-256k --size=24M
+fio_verify "$dev" --numjobs=2 --offset_increment=64M --iodepth=32 --bsrange=4k-256k --size=24M
 check "del" "$BLK" del nbdtcp
 log "pass"

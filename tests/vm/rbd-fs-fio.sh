@@ -14,7 +14,7 @@ blk_add --name rbdfs --queues 2 rbd:rbd/fs
 [ "$(blockdev --getsize64 "$dev")" = 268435456 ] || fail "$dev is not 256 MiB"
 [ "$(blockdev --getro "$dev")" = 0 ] || fail "$dev should be writable"
 fs_round_trip "$dev"
-fio_verify "$dev" --numjobs=2 --iodepth=32 --bsrange=512-128k --size=24M
+fio_verify "$dev" --numjobs=2 --offset_increment=64M --iodepth=32 --bsrange=512-128k --size=24M
 
 # Zeroes, with and without unmap; discard is accepted.
 head -c 4M /dev/urandom > /tmp/rand4m
