@@ -46,15 +46,21 @@ struct backend_queue {
 
 static __thread char last_error[512];
 
-void backend_error(const char *fmt, ...)
+void backend_verror(const char *fmt, va_list ap)
 {
 	int saved = errno;
+
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	errno = saved;
+}
+
+void backend_error(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	backend_verror(fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 const char *backend_last_error(void)

@@ -34,6 +34,7 @@
 #ifndef VDK_BACKEND_H
 #define VDK_BACKEND_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -221,6 +222,8 @@ void backend_io_complete(struct backend_io *io, int result);
 /* Error message for setup calls: printf-like, %m works, errno preserved. */
 __attribute__((format(printf, 1, 2)))
 void backend_error(const char *fmt, ...);
+/* The same, for wrappers that take a va_list (blk_error). */
+void backend_verror(const char *fmt, va_list ap);
 /* The last message on this thread; "" if none. */
 const char *backend_last_error(void);
 

@@ -95,20 +95,21 @@ void blk_log_ratelimited(struct blk_ratelimit *rl, enum blk_log_level level,
 	errno = saved;
 }
 
-static __thread char last_error[512];
-
+/*
+ * Setup errors share the backends' buffer: a daemon reading "the last
+ * error" after blk_dev_init() or blk_queue_init() gets whichever layer
+ * failed, without asking both.
+ */
 void blk_error(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	backend_verror(fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 const char *blk_last_error(void)
 {
-	return last_error;
+	return backend_last_error();
 }

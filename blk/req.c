@@ -89,6 +89,11 @@ static inline void stat_set(_Atomic uint64_t *c, uint64_t v)
 	atomic_store_explicit(c, v, memory_order_relaxed);
 }
 
+static inline void stat_sub(_Atomic uint64_t *c, uint64_t v)
+{
+	stat_add(c, -v);
+}
+
 static uint64_t iov_total(const struct iovec *iov, unsigned int cnt)
 {
 	uint64_t n = 0;
@@ -468,7 +473,7 @@ static void blk_req_finish(struct blk_req *r, uint8_t status)
 	blk_stats_latency(st, now_ns() - r->start_ns);
 	if (r->data != r->u.iov)
 		free(r->data);
-	stat_set(&st->inflight, atomic_load_explicit(&st->inflight, memory_order_relaxed) - 1);
+	stat_sub(&st->inflight, 1);
 	/* The status is the last writable byte, so the used length is all of it. */
 	q->complete(q, &r->vreq, r->vreq.in_bytes);
 }
@@ -540,8 +545,7 @@ void blk_queue_handle_req(struct blk_queue *q, struct vdk_req *vreq)
 		     vreq->head);
 		stat_add(&q->stats.reqs[BLK_STAT_OTHER], 1);
 		stat_add(&q->stats.dropped, 1);
-		stat_set(&q->stats.inflight,
-			 atomic_load_explicit(&q->stats.inflight, memory_order_relaxed) - 1);
+		stat_sub(&q->stats.inflight, 1);
 		q->complete(q, vreq, 0);
 		return;
 	}

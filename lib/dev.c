@@ -850,7 +850,7 @@ static bool handle_update_iotlb(struct vdk_dev *dev, uint64_t start,
 
 		if (!vq->started)
 			continue;
-		vq_reset_rings(vq);
+		/* vq_init_rings() drops the old ring pointers first. */
 		if (vq_init_rings(vq, &dev->map, num, desc, avail, used,
 				  last_avail, dev->driver_features) == 0) {
 			vq_log_start(vq);

@@ -31,6 +31,25 @@
 
 #define LINE_MAX_LEN 256
 
+size_t read_line(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len - 1) {
+		n = read(fd, buf + got, len - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	buf[got] = '\0';
+	return got;
+}
+
 void ctl_sock_path(const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, RUN_DIR "/%s.sock", name);
@@ -252,8 +271,7 @@ static void handle_resize(struct daemon *d, struct out *o, const char *arg)
 	}
 	ret = daemon_set_capacity(d, size);
 	if (ret < 0) {
-		out_printf(o, "ERR %s\n", blk_last_error()[0] ? blk_last_error() :
-			   vdk_last_error());
+		out_printf(o, "ERR %s\n", blk_last_error());
 		return;
 	}
 	blk_log(BLK_LOG_INFO, "resized from %" PRIu64 " to %" PRIu64 " bytes", old, size);
@@ -274,8 +292,6 @@ void ctl_accept(struct daemon *d)
 	struct timeval tv = { .tv_sec = 1 };
 	struct out o = { 0 };
 	char line[LINE_MAX_LEN];
-	size_t len = 0;
-	ssize_t n;
 	int fd;
 
 	fd = accept4(d->sock_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -287,15 +303,7 @@ void ctl_accept(struct daemon *d)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len < sizeof(line) - 1) {
-		n = read(fd, line + len, sizeof(line) - 1 - len);
-		if (n <= 0)
-			break;
-		len += n;
-		if (memchr(line, '\n', len))
-			break;
-	}
-	line[len] = '\0';
+	read_line(fd, line, sizeof(line));
 	line[strcspn(line, "\r\n")] = '\0';
 
 	if (!strcmp(line, "info")) {

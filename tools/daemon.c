@@ -269,6 +269,8 @@ int daemon_set_capacity(struct daemon *d, uint64_t size)
 	ret = vdk_dev_set_config(d->dev, offsetof(struct virtio_blk_config, capacity),
 				 &cap_le, sizeof(cap_le), true);
 	pthread_mutex_unlock(&d->dev_lock);
+	if (ret < 0)
+		blk_error("%s", vdk_last_error());
 	return ret;
 }
 

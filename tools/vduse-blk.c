@@ -184,21 +184,9 @@ static bool check_kernel(bool vhost)
 static int wait_for_daemon(pid_t pid, int fd, const char *name)
 {
 	char buf[1024];
-	size_t len = 0;
-	ssize_t n;
 	int status;
 
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += n;
-		if (memchr(buf, '\n', len))
-			break;
-	}
-	buf[len] = '\0';
+	read_line(fd, buf, sizeof(buf));
 	close(fd);
 	if (!strncmp(buf, "OK ", 3)) {
 		fputs(buf + 3, stdout);

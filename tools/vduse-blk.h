@@ -107,7 +107,10 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	       enum daemon_mode mode);
 /* Keeps only CAP_NET_ADMIN and CAP_IPC_LOCK, for the calling thread. */
 void drop_privileges(void);
-/* Grows the device to @size bytes and tells the driver; 0 or -errno. */
+/*
+ * Grows the device to @size bytes and tells the driver; 0, or -errno with
+ * blk_last_error() saying why.
+ */
 int daemon_set_capacity(struct daemon *d, uint64_t size);
 /* RUN_DIR/NAME.EXT */
 void run_path(const char *name, const char *ext, char *buf, size_t len);
@@ -128,6 +131,8 @@ void ctl_accept(struct daemon *d);
  */
 int ctl_request(const char *name, const char *request, char *buf, size_t len);
 void ctl_sock_path(const char *name, char *buf, size_t len);
+/* Reads up to the first newline (or EOF) into @buf, NUL-terminated. */
+size_t read_line(int fd, char *buf, size_t len);
 
 /* cmds.c */
 int cmd_list(int argc, char **argv);
