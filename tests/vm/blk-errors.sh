@@ -10,6 +10,10 @@ truncate -s 8M /tmp/ok.img
 # The host root is read-only in the guest: a file there cannot be written.
 ro=$(find /usr/share -maxdepth 3 -type f -size +64k 2>/dev/null | head -n1)
 expect_fail "--read-only" "$BLK" add --name e3 "$ro"
+# Unreadable: root reads anything, so take away the override capabilities.
+truncate -s 8M /tmp/noread.img && chmod 000 /tmp/noread.img
+expect_fail "Permission denied" setpriv --inh-caps=-dac_override,-dac_read_search \
+	--bounding-set=-dac_override,-dac_read_search "$BLK" add --name e10 /tmp/noread.img
 expect_fail "--block-size" "$BLK" add --name e4 --block-size 1024 /tmp/ok.img
 expect_fail "--queues" "$BLK" add --name e5 --queues 0 /tmp/ok.img
 expect_fail "power of two" "$BLK" add --name e6 --queue-size 100 /tmp/ok.img
@@ -31,7 +35,7 @@ at_exit "reinsert_module vduse"
 expect_fail "modprobe" "$BLK" add --name e9 /tmp/ok.img
 reinsert_module vduse
 
-for n in e1 e2 e3 e4 e5 e6 e7 e8 e9; do
+for n in e1 e2 e3 e4 e5 e6 e7 e8 e9 e10; do
 	[ -e /dev/vduse/$n ] && fail "device $n left behind"
 done
 log "pass"

@@ -17,8 +17,17 @@ sleep 0.2
 check "recover during mkfs" "$BLK" recover mk
 wait $mkfs || fail "mkfs.ext4 failed across the crash"
 check "fsck -fn clean after crash during mkfs" fsck.ext4 -fn "$dev"
-check "del" "$BLK" del mk
 log "crash during mkfs: ok"
+
+# 1b. What systemd's restart does: add --adopt takes the orphan over.
+kill -KILL "$(daemon_pid mk)"
+sleep 0.2
+check "add --adopt of an orphan" "$BLK" add --adopt --name mk /tmp/mk.img
+[ -n "$(daemon_pid mk)" ] || fail "add --adopt started no daemon"
+check "fsck through the adopted device" fsck.ext4 -fn "$dev" > /dev/null 2>&1
+expect_fail "running daemon" "$BLK" add --adopt --name mk /tmp/mk.img
+check "del" "$BLK" del mk
+log "add --adopt: ok"
 
 # 2. Killed while setting up: del cleans up, add works again.
 truncate -s 32M /tmp/setup.img
