@@ -516,6 +516,12 @@ int backend_queue_process(struct backend_queue *bq)
 	return bq->be->ops.queue_process(bq->queue);
 }
 
+void backend_queue_unplug(struct backend_queue *bq)
+{
+	if (bq->be->ops.queue_unplug)
+		bq->be->ops.queue_unplug(bq->queue);
+}
+
 /*
  * One zeroed buffer for the whole process, page aligned so that O_DIRECT
  * accepts it.  Filled with real zeroes rather than left as untouched

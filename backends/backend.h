@@ -201,6 +201,13 @@ struct backend_ops {
 	 * on what they connected to; NULL means @thread_model.
 	 */
 	enum backend_thread_model (*get_thread_model)(void *handle);
+	/*
+	 * Optional: called by the queue thread after each batch of
+	 * submissions and before every wait.  A network backend may hold
+	 * back what it sends within a batch (one packet for many requests)
+	 * and must send it all here.
+	 */
+	void (*queue_unplug)(void *queue);
 };
 
 /*
@@ -301,6 +308,8 @@ void backend_queue_fini(struct backend_queue *bq);
 /* -1 if the queue completes through the ring only. */
 int backend_queue_poll_fd(struct backend_queue *bq);
 int backend_queue_process(struct backend_queue *bq);
+/* End of a batch of submissions: see ops.queue_unplug. */
+void backend_queue_unplug(struct backend_queue *bq);
 
 /* Dispatch io->op through the emulation shim; io->done is always called. */
 void backend_submit(struct backend_queue *bq, struct backend_io *io);
