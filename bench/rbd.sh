@@ -12,12 +12,13 @@
 # writes are measured to the OSD.  The OSD shares the guest's CPUs with
 # them: compare the two columns, not these numbers with other machines.
 # Environment: VDK_BENCH_RUNTIME (fio seconds per run, default 10),
-# VDK_BENCH_SIZE_MB (image size, default 256).
+# VDK_BENCH_SIZE_MB (image size, default 256), VDK_BENCH_ROUNDS (3).
 . "$(dirname "$0")/../tests/vm/lib.sh"
 . "$(dirname "$0")/../tests/vm/rbd-lib.sh"
 t_name=bench-rbd
 runtime=${VDK_BENCH_RUNTIME:-10}
 size_mb=${VDK_BENCH_SIZE_MB:-256}
+rounds=${VDK_BENCH_ROUNDS:-3}
 require_blk
 for c in fio rbd-nbd python3; do
 	command -v $c > /dev/null || fail "$c missing (scripts/deps.sh bench installs it)"
@@ -66,13 +67,34 @@ run() {
 	PY
 }
 
-printf '%-16s %10s %10s %7s %14s %14s\n' job vduse-blk rbd-nbd ratio \
-	"vduse us/IO" "rbd-nbd us/IO"
-for job in "randread 4k 32" "randwrite 4k 32" "read 128k 8"; do
-	set -- $job
-	read -r vi vc <<< "$(run "$vdev" "$vpid" "$@")"
-	read -r ni nc <<< "$(run "$ndev" "$npid" "$@")"
-	[ "$ni" -gt 0 ] && [ "$vi" -gt 0 ] || fail "a client did no I/O"
-	printf '%-16s %10s %10s %7s %14s %14s\n' "$2-$1-qd$3" "$vi" "$ni" \
-		"$(python3 -c "print(f'{$vi / $ni:.2f}x')")" "$vc" "$nc"
+# Rounds interleave the two clients, so drift in the host's load hits both
+# alike; the table gives medians (the ratio is the median of per-round ratios).
+results=/tmp/bench-rbd.txt
+: > "$results"
+for round in $(seq "$rounds"); do
+	for job in "randread 4k 32" "randwrite 4k 32" "read 128k 8"; do
+		set -- $job
+		read -r vi vc <<< "$(run "$vdev" "$vpid" "$@")"
+		read -r ni nc <<< "$(run "$ndev" "$npid" "$@")"
+		[ "$ni" -gt 0 ] && [ "$vi" -gt 0 ] || fail "a client did no I/O"
+		echo "$2-$1-qd$3 $vi $ni $vc $nc" >> "$results"
+	done
 done
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    job, *vals = line.split()
+    rows.setdefault(job, []).append([float(x) for x in vals])
+print(f"{'job':<18} {'vduse-blk':>10} {'rbd-nbd':>10} {'ratio':>7} "
+      f"{'vduse us/IO':>12} {'rbd-nbd us/IO':>14}")
+for job, runs in rows.items():
+    med = lambda i: statistics.median(r[i] for r in runs)
+    ratio = statistics.median(r[0] / r[1] for r in runs)
+    print(f"{job:<18} {med(0):>10.0f} {med(1):>10.0f} {ratio:>6.2f}x "
+          f"{med(2):>12.1f} {med(3):>14.1f}")
+print(f"(medians of {len(next(iter(rows.values())))} interleaved rounds; "
+      "per-round ratios: " + "; ".join(
+          job + " " + " ".join(f"{r[0] / r[1]:.2f}" for r in runs)
+          for job, runs in rows.items()) + ")")
+PY

@@ -38,4 +38,28 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -ge 300 ] || fail "a read took $ms ms; the delay filter should make it 300 ms or more"
 fio_verify "$dev" --size=4M --iodepth=16
 check "del" "$BLK" del nbdslow
+
+# With many requests at the server the daemon holds a completion's
+# interrupt, waiting for more answers, but only briefly: with 10 reads
+# stuck at the server for 6 s, a write still completes at once rather
+# than when the reads come back.
+nbd_start stuck -U /tmp/nbd-stuck.sock --filter=delay memory 64M rdelay=6
+blk_add --name nbdstuck "nbd+unix:///?socket=/tmp/nbd-stuck.sock"
+fio --name=stuck --filename="$dev" --direct=1 --ioengine=libaio --rw=randread \
+	--bs=4k --iodepth=10 --size=16M --number_ios=10 > /tmp/fio-stuck.log 2>&1 &
+fio_pid=$!
+for i in $(seq 50); do
+	infl=$("$BLK" stats nbdstuck | awk '$1 == "total" { print $9 }')
+	[ "${infl:-0}" -ge 10 ] && break
+	sleep 0.1
+done
+[ "${infl:-0}" -ge 10 ] || fail "the 10 slow reads never were in flight together (in flight: ${infl:-?})"
+start=$(date +%s%N)
+check "write beside the stuck reads" dd if=/tmp/pattern of="$dev" bs=4k count=1 \
+	seek=1000 oflag=direct status=none
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt 3000 ] || fail "a write took $ms ms while reads were stuck: its interrupt waited for them"
+log "write completed in $ms ms beside 10 stuck reads"
+wait $fio_pid || fail "the slow reads failed: $(cat /tmp/fio-stuck.log)"
+check "del" "$BLK" del nbdstuck
 log "pass"
