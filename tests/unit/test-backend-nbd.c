@@ -31,6 +31,7 @@ static uint8_t big[NBIG][BIG_BYTES];
 
 static char dir[] = "/tmp/test-nbd.XXXXXX";
 static char sock[256], pidfile[256], uri[300];
+static char listen_on[300];	/* nbdkit's listening options */
 
 struct req {
 	struct backend_io io;
@@ -98,7 +99,7 @@ static void server_start(const char *fmt, ...)
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	server_stop();
-	snprintf(cmd, sizeof(cmd), "nbdkit -U %s -P %s %s", sock, pidfile, args);
+	snprintf(cmd, sizeof(cmd), "nbdkit %s -P %s %s", listen_on, pidfile, args);
 	T_ASSERT_EQ(system(cmd), 0);
 	/* The pid file appears once the server listens. */
 	for (i = 0; i < 500 && access(pidfile, F_OK); i++)
@@ -493,6 +494,56 @@ static void test_io_timeout(void)
 	server_stop();
 }
 
+/*
+ * Over TCP the second and later requests of a batch are corked into one
+ * packet; the unplug at the end of the batch must send them.  Had it not,
+ * the kernel would send them only when the cork times out (200 ms), so
+ * ten batches would take two seconds instead of a few milliseconds.
+ */
+static void test_tcp_batches(void)
+{
+	struct backend_queue_env env = { .index = 0, .depth = NREQ };
+	static struct req reqs[16];
+	static uint8_t bufs[16][4096];
+	struct iovec iov[16];
+	struct backend_queue *bq;
+	struct backend *be;
+	char tcp_uri[64];
+	uint64_t t0, ms;
+	int i, round, base, port = 20000 + getpid() % 20000;
+
+	snprintf(listen_on, sizeof(listen_on), "-i 127.0.0.1 -p %d", port);
+	snprintf(tcp_uri, sizeof(tcp_uri), "nbd://127.0.0.1:%d/", port);
+	server_start("memory 16M");
+	be = open_ok(tcp_uri, false, 0);
+	T_ASSERT_EQ(backend_queue_init(be, &env, &bq), 0);
+	/* The first request waits for the connection, which is not corked. */
+	iov[0] = (struct iovec){ bufs[0], 4096 };
+	T_ASSERT_EQ(run1(bq, BACKEND_OP_READ, 0, 4096, iov, 1, 0, 5000), 0);
+
+	t0 = ms_now();
+	for (round = 0; round < 10; round++) {
+		base = done_count;
+		for (i = 0; i < 16; i++) {
+			iov[i] = (struct iovec){ bufs[i], 4096 };
+			submit(bq, &reqs[i], BACKEND_OP_READ, (uint64_t)i * 8192,
+			       4096, &iov[i], 1);
+		}
+		backend_queue_unplug(bq);
+		drive(bq, base + 16, 10000);
+		for (i = 0; i < 16; i++)
+			T_ASSERT_EQ(reqs[i].result, 0);
+	}
+	ms = ms_now() - t0;
+	if (ms >= 1500)
+		fprintf(stderr, "10 batches took %llu ms\n", (unsigned long long)ms);
+	T_ASSERT(ms < 1500);
+
+	backend_queue_fini(bq);
+	backend_close(be);
+	server_stop();
+}
+
 int main(void)
 {
 	if (system("nbdkit --version >/dev/null 2>&1")) {
@@ -504,6 +555,7 @@ int main(void)
 	snprintf(sock, sizeof(sock), "%s/nbd.sock", dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/nbdkit.pid", dir);
 	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s", sock);
+	snprintf(listen_on, sizeof(listen_on), "-U %s", sock);
 
 	test_errors();
 	test_caps();
@@ -511,5 +563,6 @@ int main(void)
 	test_server_errors();
 	test_reconnect();
 	test_io_timeout();
+	test_tcp_batches();
 	return T_EXIT_PASS;
 }
