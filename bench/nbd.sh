@@ -61,22 +61,4 @@ for round in $(seq "$rounds"); do
 		echo "$2-$1-qd$3 $v $k $c" >> "$results"
 	done
 done
-python3 - "$results" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    job, *vals = line.split()
-    rows.setdefault(job, []).append([int(x) for x in vals])
-print(f"{'job':<18} {'vduse-blk':>10} {'kernel-nbd':>10} {'ratio':>7} "
-      f"{'fio-libnbd':>10} {'ceiling/kernel':>14}")
-for job, runs in rows.items():
-    med = lambda i: int(statistics.median(r[i] for r in runs))
-    ratio = statistics.median(r[0] / r[1] for r in runs)
-    ceil = statistics.median(r[2] / r[1] for r in runs)
-    print(f"{job:<18} {med(0):>10} {med(1):>10} {ratio:>6.2f}x "
-          f"{med(2):>10} {ceil:>13.2f}x")
-print(f"(medians of {len(next(iter(rows.values())))} interleaved rounds; "
-      "per-round ratios: " + "; ".join(
-          job + " " + " ".join(f"{r[0] / r[1]:.2f}" for r in runs)
-          for job, runs in rows.items()) + ")")
-PY
+"$(dirname "$0")"/medians "$results" vduse-blk=0 kernel-nbd=1 ratio=0/1 fio-libnbd=2 ceiling/kernel=2/1

@@ -80,21 +80,5 @@ for round in $(seq "$rounds"); do
 		echo "$2-$1-qd$3 $vi $ni $vc $nc" >> "$results"
 	done
 done
-python3 - "$results" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    job, *vals = line.split()
-    rows.setdefault(job, []).append([float(x) for x in vals])
-print(f"{'job':<18} {'vduse-blk':>10} {'rbd-nbd':>10} {'ratio':>7} "
-      f"{'vduse us/IO':>12} {'rbd-nbd us/IO':>14}")
-for job, runs in rows.items():
-    med = lambda i: statistics.median(r[i] for r in runs)
-    ratio = statistics.median(r[0] / r[1] for r in runs)
-    print(f"{job:<18} {med(0):>10.0f} {med(1):>10.0f} {ratio:>6.2f}x "
-          f"{med(2):>12.1f} {med(3):>14.1f}")
-print(f"(medians of {len(next(iter(rows.values())))} interleaved rounds; "
-      "per-round ratios: " + "; ".join(
-          job + " " + " ".join(f"{r[0] / r[1]:.2f}" for r in runs)
-          for job, runs in rows.items()) + ")")
-PY
+"$(dirname "$0")"/medians "$results" vduse-blk=0 rbd-nbd=1 ratio=0/1 \
+	'vduse us/IO=2:.1f' 'rbd-nbd us/IO=3:.1f'
