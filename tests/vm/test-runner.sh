@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs on the host: the VM runner carries the guest's exit status out and
-# kills a guest that outlives its timeout, reporting a failure.
+# kills a guest that outlives its timeout, reporting a failure, and
+# reruns the command once only for the int3 trap TCG can cause.
 set -u
 run=$(dirname "$0")/run
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -12,4 +13,18 @@ out=$("$run" -q -- sh -c 'pwd; test -w /tmp && test ! -w "$PWD"') ||
 	fail "guest /tmp should be writable and the host root read-only"
 [ "$out" = "$PWD" ] || fail "guest ran in '$out', expected '$PWD'"
 "$run" -q -t 5 -- sleep 60; [ $? = 124 ] || fail "a hung guest should fail with 124 at the timeout"
+
+# A guest that dies is a failure (125), except once for the breakpoint trap
+# TCG can cause while the kernel patches its code ("Oops: int3").
+crash='echo c > /proc/sysrq-trigger; sleep 5'
+int3="echo 'Oops: int3: 0000 [#1] (simulated)' > /dev/console"
+"$run" -q -- sh -c "$crash" > /dev/null 2>&1; [ $? = 125 ] ||
+	fail "a guest kernel crash should fail with 125"
+"$run" -q -- sh -c "$int3; $crash" > /dev/null 2>&1; [ $? = 125 ] ||
+	fail "a guest that traps on int3 every time should fail with 125 after one retry"
+d=$(mktemp -d) || fail "mktemp"
+trap 'rm -rf "$d"' EXIT
+err=$("$run" -q --rw "$d" -- sh -c "[ -e $d/once ] && exit 0; touch $d/once; $int3; $crash" 2>&1) ||
+	fail "a guest that trapped on int3 once should pass on the second run: $err"
+case $err in *"running the command once more"*) ;; *) fail "the int3 retry was not said: $err" ;; esac
 echo "pass"
