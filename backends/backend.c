@@ -581,6 +581,11 @@ void backend_submit(struct backend_queue *bq, struct backend_io *io)
 	struct backend *be = bq->be;
 
 	io->emulating = false;
+	/* Nothing to move is done at once; a flush of nothing still flushes. */
+	if (io->op != BACKEND_OP_FLUSH && io->len == 0) {
+		backend_io_complete(io, 0);
+		return;
+	}
 	switch (io->op) {
 	case BACKEND_OP_READ:
 		be->ops.read(bq->queue, io);
@@ -615,10 +620,6 @@ void backend_submit(struct backend_queue *bq, struct backend_io *io)
 		pthread_once(&zero_once, zero_buf_alloc);
 		if (!zero_buf) {
 			backend_io_complete(io, -ENOMEM);
-			return;
-		}
-		if (io->len == 0) {
-			backend_io_complete(io, 0);
 			return;
 		}
 		io->emul_bq = bq;

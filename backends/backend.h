@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 struct io_uring;
@@ -86,6 +87,8 @@ struct backend_open_opts {
 	 * this many seconds for the server; 0 = wait for the server forever.
 	 */
 	uint32_t io_timeout_s;
+	/* Queues the device will have; 0 = not known (tests). */
+	unsigned int queues;
 };
 
 enum backend_op {
@@ -125,6 +128,54 @@ struct backend_io {
 static inline void *backend_io_priv(struct backend_io *io)
 {
 	return io + 1;
+}
+
+/* Copies up to @len bytes from offset @skip of the segments; returns the count. */
+static inline size_t iov_to_buf(const struct iovec *iov, unsigned int cnt,
+				uint64_t skip, void *buf, size_t len)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < cnt && done < len; i++) {
+		size_t n;
+
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		n = iov[i].iov_len - skip;
+		if (n > len - done)
+			n = len - done;
+		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, n);
+		done += n;
+		skip = 0;
+	}
+	return done;
+}
+
+/* Copies up to @len bytes of @buf into the segments; returns the count. */
+static inline size_t buf_to_iov(const struct iovec *iov, unsigned int cnt,
+				const void *buf, size_t len)
+{
+	size_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < cnt && done < len; i++) {
+		size_t n = iov[i].iov_len;
+
+		if (n > len - done)
+			n = len - done;
+		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, n);
+		done += n;
+	}
+	return done;
+}
+
+/* The io whose private area @priv is (the inverse of backend_io_priv). */
+static inline struct backend_io *backend_io_from_priv(void *priv)
+{
+	return (struct backend_io *)priv - 1;
 }
 
 struct backend_queue_env {

@@ -55,7 +55,6 @@ struct file_queue {
 /* Per-operation state, in the space behind each struct backend_io. */
 struct file_io {
 	struct uring_cb cb;
-	struct backend_io *io;
 	struct file_queue *fq;
 	bool direct;		/* submitted on dfd */
 	bool zero_fallback;	/* retried a bdev zeroout without unmap */
@@ -408,7 +407,7 @@ static void file_rw_done(struct uring_cb *cb, int res, uint32_t cqe_flags);
 
 static void file_rw_prep(struct file_io *fio, bool direct)
 {
-	struct backend_io *io = fio->io;
+	struct backend_io *io = backend_io_from_priv(fio);
 	struct file_disk *f = fio->fq->f;
 	struct io_uring_sqe *sqe = file_get_sqe(fio->fq);
 	int fd = direct ? f->dfd : f->fd;
@@ -433,7 +432,7 @@ static void file_rw_prep(struct file_io *fio, bool direct)
  */
 static int file_rw_rest(struct file_io *fio, uint64_t done)
 {
-	struct backend_io *io = fio->io;
+	struct backend_io *io = backend_io_from_priv(fio);
 	int fd = fio->fq->f->fd;
 	uint64_t pos = 0;
 	unsigned int i;
@@ -465,7 +464,7 @@ static int file_rw_rest(struct file_io *fio, uint64_t done)
 static void file_rw_done(struct uring_cb *cb, int res, uint32_t cqe_flags)
 {
 	struct file_io *fio = (struct file_io *)cb;
-	struct backend_io *io = fio->io;
+	struct backend_io *io = backend_io_from_priv(fio);
 
 	/* The file system refused the alignment after all: go buffered. */
 	if (res == -EINVAL && fio->direct) {
@@ -487,7 +486,6 @@ static struct file_io *file_io_init(void *queue, struct backend_io *io)
 {
 	struct file_io *fio = backend_io_priv(io);
 
-	fio->io = io;
 	fio->fq = queue;
 	fio->zero_fallback = false;
 	return fio;
@@ -506,7 +504,7 @@ static struct file_io *file_io_init(void *queue, struct backend_io *io)
 
 static bool file_rw_inline(struct file_io *fio, bool direct)
 {
-	struct backend_io *io = fio->io;
+	struct backend_io *io = backend_io_from_priv(fio);
 	struct file_disk *f = fio->fq->f;
 	int flags;
 	ssize_t n;
@@ -546,16 +544,7 @@ static bool file_rw_inline(struct file_io *fio, bool direct)
 	return false;
 }
 
-static void file_read(void *queue, struct backend_io *io)
-{
-	struct file_io *fio = file_io_init(queue, io);
-	bool direct = file_io_direct_ok(fio->fq->f, io);
-
-	if (!file_rw_inline(fio, direct))
-		file_rw_prep(fio, direct);
-}
-
-static void file_write(void *queue, struct backend_io *io)
+static void file_rw(void *queue, struct backend_io *io)
 {
 	struct file_io *fio = file_io_init(queue, io);
 	bool direct = file_io_direct_ok(fio->fq->f, io);
@@ -568,7 +557,7 @@ static void file_simple_done(struct uring_cb *cb, int res, uint32_t cqe_flags)
 {
 	struct file_io *fio = (struct file_io *)cb;
 
-	backend_io_complete(fio->io, res < 0 ? res : 0);
+	backend_io_complete(backend_io_from_priv(fio), res < 0 ? res : 0);
 }
 
 static void file_flush(void *queue, struct backend_io *io)
@@ -589,7 +578,7 @@ static void file_fallocate_done(struct uring_cb *cb, int res, uint32_t cqe_flags
 
 static void file_fallocate(struct file_io *fio, int mode)
 {
-	struct backend_io *io = fio->io;
+	struct backend_io *io = backend_io_from_priv(fio);
 	struct io_uring_sqe *sqe = file_get_sqe(fio->fq);
 
 	if (!sqe) {
@@ -605,7 +594,7 @@ static void file_fallocate(struct file_io *fio, int mode)
 static void file_fallocate_done(struct uring_cb *cb, int res, uint32_t cqe_flags)
 {
 	struct file_io *fio = (struct file_io *)cb;
-	struct backend_io *io = fio->io;
+	struct backend_io *io = backend_io_from_priv(fio);
 
 	/*
 	 * On a block device PUNCH_HOLE means "zero, unmapping if the device
@@ -655,7 +644,7 @@ static void file_write_zeroes(void *queue, struct backend_io *io)
 	 * through io_uring.  Files: PUNCH_HOLE deallocates, ZERO_RANGE keeps
 	 * the blocks allocated as the spec requires without the unmap flag.
 	 */
-	if (unmap && (f->is_bdev ? f->bdev_zero_unmap : f->punch_ok))
+	if (unmap && file_can_zero_unmap(f))
 		file_fallocate(fio, FALLOC_FL_PUNCH_HOLE);
 	else
 		file_fallocate(fio, FALLOC_FL_ZERO_RANGE);
@@ -678,8 +667,8 @@ static struct backend_ops file_ops = {
 	.can_zero_unmap = file_can_zero_unmap,
 	.queue_init = file_queue_init,
 	.queue_fini = file_queue_fini,
-	.read = file_read,
-	.write = file_write,
+	.read = file_rw,
+	.write = file_rw,
 	.flush = file_flush,
 	.discard = file_discard,
 	.write_zeroes = file_write_zeroes,

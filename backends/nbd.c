@@ -192,12 +192,6 @@ static struct nbd_req *list_pop(struct link *l)
 	return (struct nbd_req *)e;	/* link is the first member */
 }
 
-static struct backend_io *req_io(struct nbd_req *r)
-{
-	/* The private area starts right after the io (backend_io_priv). */
-	return (struct backend_io *)r - 1;
-}
-
 /* libnbd's message without the name of the call that failed. */
 static const char *nbd_msg(void)
 {
@@ -375,6 +369,12 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 	d->max_payload = v > 0 && v < PAYLOAD_DEFAULT ? (uint32_t)v : PAYLOAD_DEFAULT;
 	d->readonly = opts->readonly;
 	d->multi_conn = nbd_can_multi_conn(h) == 1;
+	if (!d->multi_conn && opts->queues > 1) {
+		backend_error("the NBD server for '%s' does not advertise multi-conn, so one connection must carry everything: use --queues 1",
+			      arg);
+		ret = -EINVAL;
+		goto err_close;
+	}
 	d->can_flush = nbd_can_flush(h) == 1;
 	d->can_trim = nbd_can_trim(h) == 1;
 	d->can_zero = nbd_can_zero(h) == 1;
@@ -464,6 +464,7 @@ static enum backend_thread_model nbd_thread_model(void *handle)
 
 static void q_connect(struct nbd_queue *q);
 static void req_issue(struct nbd_queue *q, struct nbd_req *r);
+static void req_send(struct nbd_queue *q, struct nbd_req *r);
 
 static void timer_set(struct nbd_queue *q, uint64_t at)
 {
@@ -515,7 +516,9 @@ static void sock_watch(struct nbd_queue *q, bool force)
 {
 	unsigned int dir = nbd_aio_get_direction(q->h);
 	struct epoll_event ev = { .data.u32 = TAG_SOCK };
-	int fd = nbd_aio_get_fd(q->h);
+	/* Only the handshake can change the socket: skip asking per request. */
+	int fd = q->state == CONN_READY && q->sock >= 0 ? q->sock :
+		 nbd_aio_get_fd(q->h);
 
 	if (dir & LIBNBD_AIO_DIRECTION_READ)
 		ev.events |= EPOLLIN;
@@ -664,12 +667,8 @@ static void conn_ready(struct nbd_queue *q)
 
 	list_init(&todo);
 	list_splice_front(&todo, &q->pending);
-	while ((r = list_pop(&todo))) {
-		if (q->state == CONN_READY)
-			req_issue(q, r);
-		else
-			list_add_tail(&q->pending, &r->link);
-	}
+	while ((r = list_pop(&todo)))
+		req_send(q, r);
 	timer_update(q);
 }
 
@@ -735,18 +734,11 @@ static int req_cb(void *opaque, int *error)
 
 static void req_complete(struct nbd_req *r, int result)
 {
-	struct backend_io *io = req_io(r);
+	struct backend_io *io = backend_io_from_priv(r);
 
 	if (r->bounce) {
-		if (result == 0 && io->op == BACKEND_OP_READ) {
-			const char *p = r->buf;
-			unsigned int i;
-
-			for (i = 0; i < io->iovcnt; i++) {
-				memcpy(io->iov[i].iov_base, p, io->iov[i].iov_len);
-				p += io->iov[i].iov_len;
-			}
-		}
+		if (result == 0 && io->op == BACKEND_OP_READ)
+			buf_to_iov(io->iov, io->iovcnt, r->buf, io->len);
 		free(r->buf);
 		r->buf = NULL;
 		r->bounce = false;
@@ -757,7 +749,7 @@ static void req_complete(struct nbd_req *r, int result)
 /* Sends the next chunk of @r; it is connected (CONN_READY). */
 static void req_issue(struct nbd_queue *q, struct nbd_req *r)
 {
-	struct backend_io *io = req_io(r);
+	struct backend_io *io = backend_io_from_priv(r);
 	nbd_completion_callback cb = { .callback = req_cb, .user_data = r };
 	uint64_t off = io->offset + r->pos;
 	uint64_t left = io->len - r->pos;
@@ -826,7 +818,7 @@ static void req_send(struct nbd_queue *q, struct nbd_req *r)
 /* A command of @r came back: finish, send the next chunk, or retry. */
 static void req_finish(struct nbd_queue *q, struct nbd_req *r)
 {
-	struct backend_io *io = req_io(r);
+	struct backend_io *io = backend_io_from_priv(r);
 
 	if (r->err) {
 		if (r->gen != q->gen || q->state != CONN_READY ||
@@ -865,7 +857,6 @@ static void q_drain(struct nbd_queue *q)
 static int req_buf(struct nbd_req *r, struct backend_io *io)
 {
 	unsigned int i;
-	char *p;
 
 	for (i = 1; i < io->iovcnt; i++)
 		if ((char *)io->iov[i - 1].iov_base + io->iov[i - 1].iov_len !=
@@ -879,13 +870,8 @@ static int req_buf(struct nbd_req *r, struct backend_io *io)
 	if (!r->buf)
 		return -ENOMEM;
 	r->bounce = true;
-	if (io->op == BACKEND_OP_WRITE) {
-		p = r->buf;
-		for (i = 0; i < io->iovcnt; i++) {
-			memcpy(p, io->iov[i].iov_base, io->iov[i].iov_len);
-			p += io->iov[i].iov_len;
-		}
-	}
+	if (io->op == BACKEND_OP_WRITE)
+		iov_to_buf(io->iov, io->iovcnt, 0, r->buf, io->len);
 	return 0;
 }
 
@@ -897,10 +883,6 @@ static void nbd_submit(void *queue, struct backend_io *io)
 	memset(r, 0, sizeof(*r));
 	list_init(&r->link);
 	r->q = q;
-	if (io->op != BACKEND_OP_FLUSH && io->len == 0) {
-		backend_io_complete(io, 0);
-		return;
-	}
 	if ((io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE) &&
 	    req_buf(r, io) < 0) {
 		backend_io_complete(io, -ENOMEM);

@@ -94,7 +94,6 @@ struct rbd_disk {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* helper_done */
 	pthread_t helper;
-	bool helper_started;
 	bool helper_done;
 	bool stop;		/* under lock */
 	int wake_fd;		/* eventfd: wakes the helper */
@@ -113,7 +112,6 @@ struct rbd_req;
 struct rbd_queue {
 	struct rbd_disk *d;
 	struct rbd_queue *next;	/* in d->queues */
-	unsigned int index;
 	int efd;
 	_Atomic(struct rbd_req *) done;	/* completed by librbd, newest first */
 	struct rbd_req *wait_head, *wait_tail;	/* waiting for the connection */
@@ -125,11 +123,6 @@ struct rbd_req {
 	struct rbd_queue *q;
 	ssize_t ret;
 };
-
-static struct backend_io *req_io(struct rbd_req *r)
-{
-	return (struct backend_io *)r - 1;
-}
 
 static void free_disk(struct rbd_disk *d)
 {
@@ -145,17 +138,6 @@ static void free_disk(struct rbd_disk *d)
 }
 
 /* ---- the spec ---- */
-
-static char *dup_part(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
 
 static int parse_option(struct rbd_disk *d, const char *spec, const char *opt,
 			size_t n)
@@ -174,7 +156,7 @@ static int parse_option(struct rbd_disk *d, const char *spec, const char *opt,
 			return -EINVAL;
 		}
 		free(*dst[i]);
-		*dst[i] = dup_part(eq + 1, opt + n - eq - 1);
+		*dst[i] = strndup(eq + 1, opt + n - eq - 1);
 		return *dst[i] ? 0 : -ENOMEM;
 	}
 	backend_error("'rbd:%s': unknown option '%.*s': the options are conf=PATH, id=NAME and keyring=PATH, joined by '&'",
@@ -201,10 +183,10 @@ static int parse_spec(struct rbd_disk *d, const char *arg)
 	if ((at ? at : end) == img || (s1 && s1 == arg) || (s2 && s2 == s1 + 1) ||
 	    (at && at + 1 == end))
 		goto bad;
-	d->pool = s1 ? dup_part(arg, s1 - arg) : strdup("rbd");
-	d->ns = s2 ? dup_part(s1 + 1, s2 - s1 - 1) : strdup("");
-	d->image = dup_part(img, (at ? at : end) - img);
-	d->snap = at ? dup_part(at + 1, end - at - 1) : NULL;
+	d->pool = s1 ? strndup(arg, s1 - arg) : strdup("rbd");
+	d->ns = s2 ? strndup(s1 + 1, s2 - s1 - 1) : strdup("");
+	d->image = strndup(img, (at ? at : end) - img);
+	d->snap = at ? strndup(at + 1, end - at - 1) : NULL;
 	if (!d->pool || !d->ns || !d->image || (at && !d->snap))
 		return -ENOMEM;
 
@@ -459,8 +441,9 @@ static void notify_queues(struct rbd_disk *d)
 
 	pthread_mutex_lock(&d->lock);
 	for (q = d->queues; q; q = q->next)
+		/* A full counter fails the write: it is readable anyway. */
 		if (write(q->efd, &one, sizeof(one)) < 0)
-			break;	/* a full counter: it is readable anyway */
+			continue;
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -594,8 +577,8 @@ static int helper_start(struct rbd_disk *d)
 	pthread_condattr_t ca;
 	int ret;
 
-	if (d->helper_started)
-		return 0;
+	if (atomic_load(&d->state) != CONN_NONE)
+		return 0;	/* started already */
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->wake_fd < 0)
 		return -errno;
@@ -612,7 +595,6 @@ static int helper_start(struct rbd_disk *d)
 		atomic_store(&d->state, CONN_NONE);
 		return -ret;
 	}
-	d->helper_started = true;
 	return 0;
 }
 
@@ -623,8 +605,8 @@ static void rbd_disk_close(void *handle)
 	uint64_t one = 1;
 	int ret = 0;
 
-	if (!d->helper_started)
-		goto out;
+	if (atomic_load(&d->state) == CONN_NONE)
+		goto out;	/* no queue ever started the helper */
 	pthread_mutex_lock(&d->lock);
 	d->stop = true;
 	pthread_mutex_unlock(&d->lock);
@@ -665,20 +647,11 @@ static bool rbd_can_write_cap(void *handle)
 	return !d->readonly;
 }
 
-/* librbd's cache acknowledges writes before the OSDs have them. */
-static bool rbd_has_cache(void *handle)
-{
-	(void)handle;
-	return true;
-}
-
-static enum backend_cap rbd_zero_cap(void *handle)
-{
-	(void)handle;
-	return BACKEND_CAP_NATIVE;
-}
-
-static bool rbd_zero_unmap(void *handle)
+/*
+ * For can_flush (librbd's cache acknowledges writes before the OSDs have
+ * them) and can_zero_unmap (librbd may deallocate zeroed objects).
+ */
+static bool rbd_true(void *handle)
 {
 	(void)handle;
 	return true;
@@ -707,7 +680,7 @@ static void req_cb(rbd_completion_t c, void *arg)
 
 static void req_issue(struct rbd_queue *q, struct rbd_req *r)
 {
-	struct backend_io *io = req_io(r);
+	struct backend_io *io = backend_io_from_priv(r);
 	rbd_image_t img = q->d->img;
 	rbd_completion_t c;
 	int ret;
@@ -756,22 +729,31 @@ static void wait_add(struct rbd_queue *q, struct rbd_req *r)
 	q->wait_tail = r;
 }
 
+static struct rbd_req *wait_pop(struct rbd_queue *q)
+{
+	struct rbd_req *r = q->wait_head;
+
+	if (r && !(q->wait_head = r->next))
+		q->wait_tail = NULL;
+	return r;
+}
+
 /* Sends (or fails) what waited for the connection, once there is news. */
 static void flush_waiting(struct rbd_queue *q)
 {
-	int state = atomic_load(&q->d->state);
 	struct rbd_req *r;
+	int state;
 
+	if (!q->wait_head)
+		return;
+	state = atomic_load(&q->d->state);
 	if (state != CONN_READY && state != CONN_BROKEN)
 		return;
-	while ((r = q->wait_head)) {
-		q->wait_head = r->next;
-		if (!q->wait_head)
-			q->wait_tail = NULL;
+	while ((r = wait_pop(q))) {
 		if (state == CONN_READY)
 			req_issue(q, r);
 		else
-			backend_io_complete(req_io(r), -EIO);
+			backend_io_complete(backend_io_from_priv(r), -EIO);
 	}
 }
 
@@ -781,15 +763,9 @@ static void rbd_submit(void *queue, struct backend_io *io)
 	struct rbd_req *r = backend_io_priv(io);
 
 	r->q = q;
-	r->next = NULL;
-	if (io->op != BACKEND_OP_FLUSH && io->len == 0) {
-		backend_io_complete(io, 0);
-		return;
-	}
 	switch (atomic_load(&q->d->state)) {
 	case CONN_READY:
-		if (q->wait_head)
-			flush_waiting(q);
+		flush_waiting(q);
 		req_issue(q, r);
 		return;
 	case CONN_BROKEN:
@@ -818,7 +794,7 @@ static int rbd_queue_process(void *queue)
 		fifo = r;
 	}
 	for (r = fifo; r; r = next) {
-		struct backend_io *io = req_io(r);
+		struct backend_io *io = backend_io_from_priv(r);
 
 		next = r->next;
 		/* Reads and writes return a byte count; the range was valid. */
@@ -847,7 +823,6 @@ static int rbd_queue_init(void *handle, const struct backend_queue_env *env,
 		return -ENOMEM;
 	}
 	q->d = d;
-	q->index = env->index;
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->efd < 0) {
 		ret = -errno;
@@ -889,10 +864,8 @@ static void rbd_queue_fini(void *queue)
 	}
 	pthread_mutex_unlock(&d->lock);
 	/* The daemon drains the queue first; whatever still waits fails. */
-	while ((r = q->wait_head)) {
-		q->wait_head = r->next;
-		backend_io_complete(req_io(r), -EIO);
-	}
+	while ((r = wait_pop(q)))
+		backend_io_complete(backend_io_from_priv(r), -EIO);
 	close(q->efd);
 	free(q);
 }
@@ -910,9 +883,8 @@ static struct backend_ops rbd_ops = {
 	.close = rbd_disk_close,
 	.get_size = rbd_disk_size,
 	.can_write = rbd_can_write_cap,
-	.can_flush = rbd_has_cache,
-	.can_write_zeroes = rbd_zero_cap,
-	.can_zero_unmap = rbd_zero_unmap,
+	.can_flush = rbd_true,
+	.can_zero_unmap = rbd_true,
 	.queue_init = rbd_queue_init,
 	.queue_fini = rbd_queue_fini,
 	.queue_poll_fd = rbd_queue_poll_fd,

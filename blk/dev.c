@@ -41,10 +41,8 @@ static int blk_opts_check(const struct blk_dev *dev, const struct blk_opts *o,
 	}
 	if (dev->num_queues > 1 &&
 	    backend_thread_model(dev->be) == BACKEND_THREAD_ONE_QUEUE) {
-		blk_error("the %s backend serves one queue only here (%s): use --queues 1",
-			  backend_name(dev->be),
-			  strcmp(backend_name(dev->be), "nbd") ? "it cannot run queues in parallel" :
-			  "the server does not advertise multi-conn, so one connection must carry everything");
+		blk_error("the %s backend serves one queue only (it cannot run queues in parallel): use --queues 1",
+			  backend_name(dev->be));
 		return -EINVAL;
 	}
 	if (!is_pow2(dev->queue_size) || dev->queue_size < 4 ||

@@ -104,47 +104,6 @@ static uint64_t iov_total(const struct iovec *iov, unsigned int cnt)
 	return n;
 }
 
-/* Copies up to @len bytes from offset @skip of the segments; returns the count. */
-static size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, uint64_t skip,
-			 void *buf, size_t len)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		n = iov[i].iov_len - skip;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, n);
-		done += n;
-		skip = 0;
-	}
-	return done;
-}
-
-static size_t buf_to_iov(const struct iovec *iov, unsigned int cnt,
-			 const void *buf, size_t len)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < cnt && done < len; i++) {
-		size_t n = iov[i].iov_len;
-
-		if (n > len - done)
-			n = len - done;
-		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, n);
-		done += n;
-	}
-	return done;
-}
-
 /*
  * The status byte is the last byte of the writable area; trailing empty
  * segments are skipped.  Returns false if there is no writable byte.

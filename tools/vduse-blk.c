@@ -346,6 +346,7 @@ int start_daemon(struct add_opts *o, enum daemon_mode mode)
 	bo.block_size = o->blk.block_size;
 	bo.cache = o->cache;
 	bo.io_timeout_s = o->io_timeout_s;
+	bo.queues = o->blk.num_queues;
 	ret = backend_open(o->backend, &bo, &be);
 	if (ret < 0) {
 		err("%s", backend_last_error());
