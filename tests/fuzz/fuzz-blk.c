@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 
 #include "blk.h"
+#include "fuzz-common.h"
 #include "internal.h"
 
 #define FZ_NUM_MAX	16
@@ -250,19 +251,6 @@ static int fz_irq(struct vdk_vq *vq)
 	return 0;
 }
 
-static uint8_t in_byte(const uint8_t *d, size_t n, size_t off)
-{
-	return off < n ? d[off] : 0;
-}
-
-static void in_copy(void *dst, const uint8_t *d, size_t n, size_t off,
-		    size_t len)
-{
-	memset(dst, 0, len);
-	if (off < n)
-		memcpy(dst, d + off, n - off < len ? n - off : len);
-}
-
 /* Device and queue over a fresh disk, as the input's byte 2 says. */
 static int setup_blk(struct fz *f, uint8_t b2)
 {
@@ -298,8 +286,6 @@ static int setup_blk(struct fz *f, uint8_t b2)
 	f->q.opaque = f;
 	return 0;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -411,83 +397,18 @@ out_vq:
 }
 
 #ifdef VDK_FUZZ_REPLAY
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int replay_one(const char *path)
+static void report(const char *path)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0, n;
-	FILE *fp = fopen(path, "rb");
-
-	if (!fp)
-		return -1;
-	do {
-		if (len == cap) {
-			uint8_t *p = realloc(buf, cap ? 2 * cap : 4096);
-
-			if (!p) {
-				free(buf);
-				fclose(fp);
-				return -1;
-			}
-			buf = p;
-			cap = cap ? 2 * cap : 4096;
-		}
-		n = fread(buf + len, 1, cap - len, fp);
-		len += n;
-	} while (n);
-	fclose(fp);
-	last_popped = last_dropped = 0;
-	last_broken = false;
-	LLVMFuzzerTestOneInput(buf, len);
-	free(buf);
 	printf("%s: %u served, %u unanswerable%s%s\n", path, last_popped,
 	       last_dropped, last_broken ? "; queue broken: " : "",
 	       last_broken ? vdk_last_error() : "");
-	return 0;
+	/* An input whose features are refused never sets these. */
+	last_popped = last_dropped = 0;
+	last_broken = false;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned int count = 0;
-	char path[4096];
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (stat(argv[i], &st)) {
-			perror(argv[i]);
-			return 1;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			if (replay_one(argv[i]))
-				return 1;
-			count++;
-			continue;
-		}
-		dir = opendir(argv[i]);
-		if (!dir) {
-			perror(argv[i]);
-			return 1;
-		}
-		while ((de = readdir(dir))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i], de->d_name);
-			if (replay_one(path)) {
-				perror(path);
-				closedir(dir);
-				return 1;
-			}
-			count++;
-		}
-		closedir(dir);
-	}
-	printf("replayed %u inputs\n", count);
-	/* An empty corpus would make the test pass without testing. */
-	return count ? 0 : 1;
+	return fz_replay_main(argc, argv, report);
 }
 #endif

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "fuzz-common.h"
 #include "internal.h"
 
 #define FZ_NUM_MAX	16
@@ -116,21 +117,6 @@ static int fz_irq(struct vdk_vq *vq)
 	f->irqs++;
 	return 0;
 }
-
-static uint8_t in_byte(const uint8_t *d, size_t n, size_t off)
-{
-	return off < n ? d[off] : 0;
-}
-
-static void in_copy(void *dst, const uint8_t *d, size_t n, size_t off,
-		    size_t len)
-{
-	memset(dst, 0, len);
-	if (off < n)
-		memcpy(dst, d + off, n - off < len ? n - off : len);
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -228,76 +214,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef VDK_FUZZ_REPLAY
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int replay_file(const char *path)
+static void report(const char *path)
 {
-	uint8_t *buf;
-	long len;
-	FILE *fp;
-
-	fp = fopen(path, "rb");
-	if (!fp)
-		return -1;
-	if (fseek(fp, 0, SEEK_END) || (len = ftell(fp)) < 0 ||
-	    fseek(fp, 0, SEEK_SET)) {
-		fclose(fp);
-		return -1;
-	}
-	buf = malloc(len ? len : 1);
-	if (!buf || fread(buf, 1, len, fp) != (size_t)len) {
-		free(buf);
-		fclose(fp);
-		return -1;
-	}
-	fclose(fp);
-	LLVMFuzzerTestOneInput(buf, len);
-	free(buf);
 	printf("%s: %u popped%s%s\n", path, last_popped,
 	       last_broken ? ", broken: " : "", last_broken ? vdk_last_error() : "");
-	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	unsigned int count = 0;
-	struct dirent *de;
-	struct stat st;
-	char path[4096];
-	DIR *dir;
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (stat(argv[i], &st)) {
-			perror(argv[i]);
-			return 1;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			if (replay_file(argv[i]))
-				return 1;
-			count++;
-			continue;
-		}
-		dir = opendir(argv[i]);
-		if (!dir)
-			return 1;
-		while ((de = readdir(dir))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i],
-				 de->d_name);
-			if (replay_file(path)) {
-				perror(path);
-				closedir(dir);
-				return 1;
-			}
-			count++;
-		}
-		closedir(dir);
-	}
-	printf("replayed %u inputs\n", count);
-	/* An empty corpus would make this test vacuous. */
-	return count ? 0 : 1;
+	return fz_replay_main(argc, argv, report);
 }
 #endif

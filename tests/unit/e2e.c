@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "blk-harness.h"
 #include "e2e.h"
 
 struct e2e_disk e2e_disk;
@@ -197,13 +198,8 @@ void e2e_disk_fill(uint64_t off, uint64_t len, uint8_t v)
 
 bool e2e_disk_all(uint64_t off, uint64_t len, uint8_t v)
 {
-	uint64_t i;
-
 	T_ASSERT(off <= e2e_disk.size && len <= e2e_disk.size - off);
-	for (i = 0; i < len; i++)
-		if (e2e_disk.data[off + i] != v)
-			return false;
-	return true;
+	return h_all(e2e_disk.data + off, len, v);
 }
 
 unsigned int e2e_disk_ops(void)
@@ -376,12 +372,10 @@ uint64_t e2e_buf(struct e2e *e, size_t len, uint8_t fill)
 
 uint64_t e2e_hdr(struct e2e *e, uint32_t type, uint64_t sector)
 {
-	struct virtio_blk_outhdr h = {
-		.type = htole32(type),
-		.sector = htole64(sector),
-	};
+	struct virtio_blk_outhdr h;
 	uint64_t iova = simdrv_buf(&e->sd, sizeof(h));
 
+	h_hdr(&h, type, sector);
 	simdrv_write(&e->sd, iova, &h, sizeof(h));
 	return iova;
 }
@@ -407,13 +401,7 @@ bool e2e_all(struct e2e *e, uint64_t iova, size_t len, uint8_t v)
 struct virtio_blk_discard_write_zeroes e2e_range(uint64_t sector, uint32_t num,
 						 uint32_t flags)
 {
-	struct virtio_blk_discard_write_zeroes r = {
-		.sector = htole64(sector),
-		.num_sectors = htole32(num),
-		.flags = htole32(flags),
-	};
-
-	return r;
+	return h_range(sector, num, flags);
 }
 
 uint64_t e2e_ranges(struct e2e *e, const struct virtio_blk_discard_write_zeroes *r,

@@ -201,10 +201,7 @@ void simdrv_set_desc(struct simdrv *sd, unsigned int i, uint64_t addr,
 		     uint32_t len, uint16_t flags, uint16_t next)
 {
 	T_ASSERT(i < sd->num);
-	sd->desc[i].addr = htole64(addr);
-	sd->desc[i].len = htole32(len);
-	sd->desc[i].flags = htole16(flags);
-	sd->desc[i].next = htole16(next);
+	sim_desc_fill(&sd->desc[i], addr, len, flags, next);
 }
 
 void simdrv_put_avail(struct simdrv *sd, uint16_t head)

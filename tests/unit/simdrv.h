@@ -113,6 +113,15 @@ bool simdrv_kick(struct simdrv *sd);
 int simdrv_get_used(struct simdrv *sd, uint32_t *id, uint32_t *len);
 
 /* Raw ring access for hostile tests. */
+/* Fills one descriptor (ring or indirect table) in the ring's byte order. */
+static inline void sim_desc_fill(struct vring_desc *d, uint64_t addr,
+				 uint32_t len, uint16_t flags, uint16_t next)
+{
+	d->addr = htole64(addr);
+	d->len = htole32(len);
+	d->flags = htole16(flags);
+	d->next = htole16(next);
+}
 void simdrv_set_desc(struct simdrv *sd, unsigned int i, uint64_t addr,
 		     uint32_t len, uint16_t flags, uint16_t next);
 void simdrv_put_avail(struct simdrv *sd, uint16_t head);

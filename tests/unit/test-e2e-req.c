@@ -496,15 +496,6 @@ static void c_get_id_tiny(void)
 	e2e_fini(&e);
 }
 
-static void set_tdesc(struct vring_desc *t, uint64_t addr, uint32_t len,
-		      uint16_t flags, uint16_t next)
-{
-	t->addr = htole64(addr);
-	t->len = htole32(len);
-	t->flags = htole16(flags);
-	t->next = htole16(next);
-}
-
 /* Direct descriptors chained into an indirect table at the end. */
 static void c_mixed_indirect(void)
 {
@@ -519,9 +510,9 @@ static void c_mixed_indirect(void)
 	s = e2e_buf(&e, 1, 0xff);
 	simdrv_set_desc(&e.sd, 0, e2e_hdr(&e, VIRTIO_BLK_T_IN, 0), 16,
 			VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[0], d, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[1], d + 512, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	set_tdesc(&t[2], s, 1, VRING_DESC_F_WRITE, 0);
+	sim_desc_fill(&t[0], d, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	sim_desc_fill(&t[1], d + 512, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	sim_desc_fill(&t[2], s, 1, VRING_DESC_F_WRITE, 0);
 	simdrv_set_desc(&e.sd, 1, simdrv_ind_table(&e.sd, t, 3), 48,
 			VRING_DESC_F_INDIRECT, 0);
 	simdrv_put_avail(&e.sd, 0);
@@ -535,7 +526,7 @@ static void c_mixed_indirect(void)
 	simdrv_set_desc(&e.sd, 2, e2e_hdr(&e, VIRTIO_BLK_T_OUT, 8), 16,
 			VRING_DESC_F_NEXT, 3);
 	simdrv_set_desc(&e.sd, 3, d, 512, VRING_DESC_F_NEXT, 4);
-	set_tdesc(&t[0], s, 1, VRING_DESC_F_WRITE, 0);
+	sim_desc_fill(&t[0], s, 1, VRING_DESC_F_WRITE, 0);
 	simdrv_set_desc(&e.sd, 4, simdrv_ind_table(&e.sd, t, 1), 16,
 			VRING_DESC_F_INDIRECT, 0);
 	simdrv_put_avail(&e.sd, 2);
@@ -546,11 +537,11 @@ static void c_mixed_indirect(void)
 
 	/* A table with empty entries between the real ones. */
 	d = e2e_buf(&e, 512, 0xee);
-	set_tdesc(&t[0], GAP, 0, VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[1], d, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	set_tdesc(&t[2], GAP, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
-	set_tdesc(&t[3], s, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4);
-	set_tdesc(&t[4], 0, 0, 0, 0);
+	sim_desc_fill(&t[0], GAP, 0, VRING_DESC_F_NEXT, 1);
+	sim_desc_fill(&t[1], d, 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	sim_desc_fill(&t[2], GAP, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
+	sim_desc_fill(&t[3], s, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4);
+	sim_desc_fill(&t[4], 0, 0, 0, 0);
 	head = simdrv_ind_table(&e.sd, t, 5);
 	simdrv_set_desc(&e.sd, 5, e2e_hdr(&e, VIRTIO_BLK_T_IN, 8), 16,
 			VRING_DESC_F_NEXT, 6);
@@ -562,9 +553,9 @@ static void c_mixed_indirect(void)
 	T_ASSERT(e2e_all(&e, d, 512, 0x5a));
 
 	/* Header and readable data in a table: no status, pushed with 0. */
-	set_tdesc(&t[0], e2e_hdr(&e, VIRTIO_BLK_T_OUT, 0), 16,
+	sim_desc_fill(&t[0], e2e_hdr(&e, VIRTIO_BLK_T_OUT, 0), 16,
 		  VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[1], d, 512, 0, 0);
+	sim_desc_fill(&t[1], d, 512, 0, 0);
 	simdrv_set_desc(&e.sd, 7, simdrv_ind_table(&e.sd, t, 2), 32,
 			VRING_DESC_F_INDIRECT, 0);
 	simdrv_put_avail(&e.sd, 7);

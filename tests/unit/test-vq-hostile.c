@@ -20,15 +20,6 @@
 #define BIG_IOVA (1ULL << 32)
 #define BIG_SIZE (1ULL << 32)
 
-static void set_tdesc(struct vring_desc *t, uint64_t addr, uint32_t len,
-		      uint16_t flags, uint16_t next)
-{
-	t->addr = htole64(addr);
-	t->len = htole32(len);
-	t->flags = htole16(flags);
-	t->next = htole16(next);
-}
-
 static void head0(struct simdrv *sd)
 {
 	simdrv_put_avail(sd, 0);
@@ -60,8 +51,8 @@ static void c_loop_indirect(struct simdrv *sd)
 {
 	struct vring_desc t[2];
 
-	set_tdesc(&t[0], D, 4, VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[1], D, 4, VRING_DESC_F_NEXT, 0);
+	sim_desc_fill(&t[0], D, 4, VRING_DESC_F_NEXT, 1);
+	sim_desc_fill(&t[1], D, 4, VRING_DESC_F_NEXT, 0);
 	indirect_head(sd, t, 2);
 }
 
@@ -72,7 +63,7 @@ static void c_too_long(struct simdrv *sd)
 
 	/* 4 direct buffers + 5 indirect ones = 9 > NUM, and no loop. */
 	for (i = 0; i < 5; i++)
-		set_tdesc(&t[i], D, 4, i < 4 ? VRING_DESC_F_NEXT : 0, i + 1);
+		sim_desc_fill(&t[i], D, 4, i < 4 ? VRING_DESC_F_NEXT : 0, i + 1);
 	for (i = 0; i < 4; i++)
 		simdrv_set_desc(sd, i, D, 4, VRING_DESC_F_NEXT, i + 1);
 	simdrv_set_desc(sd, 4, simdrv_ind_table(sd, t, 5), 5 * 16,
@@ -92,8 +83,8 @@ static void c_next_oob_indirect(struct simdrv *sd)
 	struct vring_desc t[2];
 
 	/* The table ends against the guard page; t[2] would fault. */
-	set_tdesc(&t[0], D, 4, VRING_DESC_F_NEXT, 1);
-	set_tdesc(&t[1], D, 4, VRING_DESC_F_NEXT, 2);
+	sim_desc_fill(&t[0], D, 4, VRING_DESC_F_NEXT, 1);
+	sim_desc_fill(&t[1], D, 4, VRING_DESC_F_NEXT, 2);
 	indirect_head(sd, t, 2);
 }
 
@@ -101,8 +92,8 @@ static void c_nested_indirect(struct simdrv *sd)
 {
 	struct vring_desc t[2];
 
-	set_tdesc(&t[0], SIM_IND_IOVA, 16, VRING_DESC_F_INDIRECT, 0);
-	set_tdesc(&t[1], D, 4, 0, 0);
+	sim_desc_fill(&t[0], SIM_IND_IOVA, 16, VRING_DESC_F_INDIRECT, 0);
+	sim_desc_fill(&t[1], D, 4, 0, 0);
 	indirect_head(sd, t, 2);
 }
 
@@ -110,7 +101,7 @@ static void c_indirect_next(struct simdrv *sd)
 {
 	struct vring_desc t[1];
 
-	set_tdesc(&t[0], D, 4, 0, 0);
+	sim_desc_fill(&t[0], D, 4, 0, 0);
 	simdrv_set_desc(sd, 0, simdrv_ind_table(sd, t, 1), 16,
 			VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
 	simdrv_set_desc(sd, 1, D, 4, 0, 0);
@@ -135,7 +126,7 @@ static void c_indirect_too_big(struct simdrv *sd)
 	unsigned int i;
 
 	for (i = 0; i <= NUM; i++)
-		set_tdesc(&t[i], D, 4, i < NUM ? VRING_DESC_F_NEXT : 0, i + 1);
+		sim_desc_fill(&t[i], D, 4, i < NUM ? VRING_DESC_F_NEXT : 0, i + 1);
 	indirect_head(sd, t, NUM + 1);
 }
 
