@@ -107,6 +107,7 @@ struct blk_stats {
 	_Atomic uint64_t unsupported;	/* answered UNSUPP */
 	_Atomic uint64_t dropped;	/* no status byte: pushed unanswered */
 	_Atomic uint64_t inflight;
+	_Atomic uint64_t backend_flushes; /* flushes the backend completed */
 	_Atomic uint64_t lat_count;
 	_Atomic uint64_t lat_sum_ns;
 	_Atomic uint64_t lat_min_ns;
@@ -122,6 +123,7 @@ struct blk_stats_snapshot {
 	uint64_t unsupported;
 	uint64_t dropped;
 	uint64_t inflight;
+	uint64_t backend_flushes;
 	uint64_t lat_count;
 	uint64_t lat_sum_ns;
 	uint64_t lat_min_ns;
@@ -234,6 +236,12 @@ void blk_stats_add(struct blk_stats_snapshot *dst, const struct blk_stats_snapsh
 /* Upper bound of the bucket holding percentile @pct (1..100), 0 if empty. */
 uint64_t blk_stats_percentile_ns(const struct blk_stats_snapshot *snap, unsigned int pct);
 const char *blk_stat_type_name(enum blk_stat_type t);
+/*
+ * Queue thread: counts what the backend did for one finished backend I/O
+ * (@result < 0 is a failure), e.g. its flushes, which guest FLUSHes and
+ * write-through both cause.
+ */
+void blk_stats_backend_done(struct blk_stats *st, const struct backend_io *io, int result);
 
 /* ---- logging ---- */
 

@@ -454,6 +454,7 @@ static void blk_io_done(struct backend_io *io, int result)
 	struct blk_req *r = container_of(io, struct blk_req, io);
 	struct blk_queue *q = r->q;
 
+	blk_stats_backend_done(&q->stats, io, result);
 	if (result < 0) {
 		rlog(q, "%s of %" PRIu64 " bytes at sector %" PRIu64 " failed: %s",
 		     blk_op_name(io->op), io->len, io->offset >> BLK_SECTOR_SHIFT,

@@ -21,6 +21,7 @@ void blk_stats_read(const struct blk_stats *st, struct blk_stats_snapshot *snap)
 	snap->unsupported = LOAD(st->unsupported);
 	snap->dropped = LOAD(st->dropped);
 	snap->inflight = LOAD(st->inflight);
+	snap->backend_flushes = LOAD(st->backend_flushes);
 	snap->lat_count = LOAD(st->lat_count);
 	snap->lat_sum_ns = LOAD(st->lat_sum_ns);
 	snap->lat_min_ns = LOAD(st->lat_min_ns);
@@ -41,6 +42,7 @@ void blk_stats_add(struct blk_stats_snapshot *dst, const struct blk_stats_snapsh
 	dst->unsupported += src->unsupported;
 	dst->dropped += src->dropped;
 	dst->inflight += src->inflight;
+	dst->backend_flushes += src->backend_flushes;
 	/* A queue that saw nothing has min 0; it must not win the minimum. */
 	if (src->lat_count &&
 	    (!dst->lat_count || src->lat_min_ns < dst->lat_min_ns))
@@ -72,6 +74,14 @@ uint64_t blk_stats_percentile_ns(const struct blk_stats_snapshot *snap, unsigned
 			return i ? 1ull << i : 1;
 	}
 	return 1ull << (BLK_LAT_BUCKETS - 1);
+}
+
+void blk_stats_backend_done(struct blk_stats *st, const struct backend_io *io, int result)
+{
+	/* Only the queue thread writes: load and store need not be one step. */
+	if (result >= 0 && io->op == BACKEND_OP_FLUSH)
+		atomic_store_explicit(&st->backend_flushes, LOAD(st->backend_flushes) + 1,
+				      memory_order_relaxed);
 }
 
 const char *blk_stat_type_name(enum blk_stat_type t)

@@ -178,11 +178,12 @@ static void stats_json(struct out *o, const struct blk_stats_snapshot *s)
 	out_printf(o, "\"bytes_read\": %" PRIu64 ", \"bytes_written\": %" PRIu64
 		   ", \"errors\": %" PRIu64 ", \"unsupported\": %" PRIu64
 		   ", \"dropped\": %" PRIu64 ", \"inflight\": %" PRIu64
+		   ", \"backend_flushes\": %" PRIu64
 		   ", \"latency_ns\": {\"count\": %" PRIu64 ", \"min\": %" PRIu64
 		   ", \"avg\": %" PRIu64 ", \"max\": %" PRIu64 ", \"p50\": %" PRIu64
 		   ", \"p99\": %" PRIu64 "}}",
 		   s->bytes_read, s->bytes_written, s->errors, s->unsupported,
-		   s->dropped, s->inflight, s->lat_count,
+		   s->dropped, s->inflight, s->backend_flushes, s->lat_count,
 		   s->lat_count ? s->lat_min_ns : 0, avg, s->lat_max_ns,
 		   blk_stats_percentile_ns(s, 50), blk_stats_percentile_ns(s, 99));
 }
@@ -193,13 +194,13 @@ static void stats_row(struct out *o, const char *label, const struct blk_stats_s
 
 	out_printf(o, "%-6s %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
 		   " %12" PRIu64 " %12" PRIu64 " %6" PRIu64 " %6" PRIu64
-		   " %8.1f %8.1f %8.1f\n", label,
+		   " %8.1f %8.1f %8.1f %9" PRIu64 "\n", label,
 		   s->reqs[BLK_STAT_READ], s->reqs[BLK_STAT_WRITE],
 		   s->reqs[BLK_STAT_FLUSH],
 		   s->reqs[BLK_STAT_DISCARD] + s->reqs[BLK_STAT_WRITE_ZEROES],
 		   s->bytes_read, s->bytes_written, s->errors, s->inflight,
 		   avg / 1000.0, blk_stats_percentile_ns(s, 50) / 1000.0,
-		   blk_stats_percentile_ns(s, 99) / 1000.0);
+		   blk_stats_percentile_ns(s, 99) / 1000.0, s->backend_flushes);
 }
 
 static void handle_stats(struct daemon *d, struct out *o, bool text)
@@ -209,10 +210,10 @@ static void handle_stats(struct daemon *d, struct out *o, bool text)
 	bool running;
 
 	if (text)
-		out_printf(o, "%-6s %10s %10s %8s %8s %12s %12s %6s %6s %8s %8s %8s\n",
+		out_printf(o, "%-6s %10s %10s %8s %8s %12s %12s %6s %6s %8s %8s %8s %9s\n",
 			   "queue", "reads", "writes", "flushes", "discards",
 			   "bytes-read", "bytes-wrtn", "errors", "infl",
-			   "avg-us", "p50-us", "p99-us");
+			   "avg-us", "p50-us", "p99-us", "be-flush");
 	else
 		out_printf(o, "{\"name\": \"%s\", \"queues\": [", d->opts->name);
 	for (i = 0; i < d->nr_queues; i++) {
