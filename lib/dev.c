@@ -879,7 +879,12 @@ static bool handle_get_vq_state(struct vdk_dev *dev,
 		return false;
 	}
 	resp->vq_state.index = index;
-	resp->vq_state.split.avail_index = dev->vqs[index].last_avail_idx;
+	/*
+	 * The queue thread may be running and owns the field: it stores it
+	 * atomically (vdk_vq_pop) so that this read is not a data race.
+	 */
+	resp->vq_state.split.avail_index =
+		__atomic_load_n(&dev->vqs[index].last_avail_idx, __ATOMIC_RELAXED);
 	return true;
 }
 

@@ -149,6 +149,10 @@ struct vdk_vq {
 	bool signalled_used_valid;
 	unsigned int pushed_since_notify;
 	unsigned int inflight;
+	/* out[head] != 0 while head is popped and not pushed or freed */
+	uint8_t *out;
+	/* Bumped at every ring reset; a request of an older one is stale. */
+	unsigned int gen;
 	bool broken;
 	bool kicks_enabled;		/* what the app last asked for */
 
@@ -176,6 +180,20 @@ struct vdk_vq {
 };
 
 /* vq.c */
+/*
+ * Crash-consistency testing: every store to the rings and the inflight log
+ * goes through VQ_STORE_POINT() first.  Test builds define
+ * VDK_VQ_STORE_HOOK and supply vq_store_hook(), which may snapshot the
+ * shared memory there, as a process that dies just before that store
+ * would leave it.
+ */
+#ifdef VDK_VQ_STORE_HOOK
+void vq_store_hook(struct vdk_vq *vq, const char *what);
+#define VQ_STORE_POINT(vq, what) vq_store_hook(vq, what)
+#else
+#define VQ_STORE_POINT(vq, what) do { } while (0)
+#endif
+
 /*
  * Sets up @vq over rings at the given IOVAs, translating through @map.
  * Returns 0, or -EINVAL (with the error set) if the rings are not mapped

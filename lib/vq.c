@@ -29,7 +29,7 @@
 struct req_hdr {
 	size_t size;		/* caller's size */
 	unsigned int cap;	/* iovecs the block holds */
-	unsigned int pad;
+	unsigned int gen;	/* vq->gen when popped */
 };
 
 #define REQ_ALIGN	16	/* malloc's alignment on the hosts we support */
@@ -137,7 +137,10 @@ void vq_reset_rings(struct vdk_vq *vq)
 	vq->resubmit_pos = 0;
 	free(vq->scratch);
 	free(vq->seen);
+	free(vq->out);
 	free_list_drain(vq);
+	vq->out = NULL;
+	vq->gen++;
 	vq->scratch = NULL;
 	vq->scratch_cap = 0;
 	vq->seen = NULL;
@@ -231,7 +234,8 @@ int vq_init_rings(struct vdk_vq *vq, struct iova_map *map, unsigned int num,
 
 	vq->scratch = malloc(sizeof(*vq->scratch) * num);
 	vq->seen = calloc(num, sizeof(*vq->seen));
-	if (!vq->scratch || !vq->seen) {
+	vq->out = calloc(num, sizeof(*vq->out));
+	if (!vq->scratch || !vq->seen || !vq->out) {
 		err = vdk_set_error(-ENOMEM, "queue %u: out of memory",
 				    vq->index);
 		goto fail;
@@ -479,6 +483,7 @@ static struct vdk_req *fill_req(struct vdk_vq *vq, size_t size, uint16_t head,
 
 	if (!req)
 		return NULL;
+	((struct req_hdr *)req - 1)->gen = vq->gen;
 	req->head = head;
 	req->out_num = w->out;
 	req->in_num = w->n - w->out;
@@ -490,7 +495,15 @@ static struct vdk_req *fill_req(struct vdk_vq *vq, size_t size, uint16_t head,
 	return req;
 }
 
-/* Walks the chain at @head into a new request, counted in flight. */
+/*
+ * Walks the chain at @head into a new request, counted in flight.
+ *
+ * A head that is already in flight cannot be in the available ring again
+ * (the driver gets it back only through the used ring), so a driver that
+ * re-posts one is broken or hostile: without this check it could make us
+ * hold any number of requests, and the inflight log, kept by head, would
+ * stop adding up.  With it, at most num requests are ever out.
+ */
 static int take_chain(struct vdk_vq *vq, size_t size, uint16_t head,
 		      struct vdk_req **reqp)
 {
@@ -498,6 +511,11 @@ static int take_chain(struct vdk_vq *vq, size_t size, uint16_t head,
 	struct vdk_req *req;
 	int ret;
 
+	if (vq->out[head])
+		return vq_fail(vq, "head %u is already in flight; the driver posted it again before it was used",
+			       head);
+	if (vq->inflight >= vq->num)
+		return vq_fail(vq, "more than %u requests in flight", vq->num);
 	ret = walk_chain(vq, head, &w);
 	if (ret)
 		return ret;
@@ -506,6 +524,7 @@ static int take_chain(struct vdk_vq *vq, size_t size, uint16_t head,
 		return vdk_set_error(-ENOMEM,
 			"queue %u: out of memory for a request", vq->index);
 	vq->inflight++;
+	vq->out[head] = 1;
 	*reqp = req;
 	return 0;
 }
@@ -513,6 +532,7 @@ static int take_chain(struct vdk_vq *vq, size_t size, uint16_t head,
 /* Asks for a kick when the driver adds past last_avail_idx; see caller. */
 static void arm_avail_event(struct vdk_vq *vq)
 {
+	VQ_STORE_POINT(vq, "avail_event");
 	st16(avail_event_ptr(vq), vq->last_avail_idx);
 	/* Our store must be visible before we look at avail->idx again. */
 	atomic_thread_fence(memory_order_seq_cst);
@@ -572,48 +592,68 @@ VDK_EXPORT int vdk_vq_pop(struct vdk_vq *vq, size_t size, struct vdk_req **reqp)
 	if (ret)
 		return ret;
 
-	vq->last_avail_idx++;
+	/* Atomic: GET_VQ_STATE reads it from the control thread. */
+	__atomic_store_n(&vq->last_avail_idx, vq->last_avail_idx + 1,
+			 __ATOMIC_RELAXED);
 	if (vq->log) {
 		/* Recorded in flight before consumed: see struct vq_log. */
+		VQ_STORE_POINT(vq, "log seq");
 		vq->log->seq++;
+		VQ_STORE_POINT(vq, "log inflight[head] = seq");
 		__atomic_store_n(&vq->log->inflight[head], vq->log->seq,
 				 __ATOMIC_RELEASE);
+		VQ_STORE_POINT(vq, "log last_avail_idx");
 		__atomic_store_n(&vq->log->last_avail_idx, vq->last_avail_idx,
 				 __ATOMIC_RELEASE);
 	}
 	return 0;
 }
 
+/* True if @req was popped from the rings now set up, not older ones. */
+static bool req_current(const struct vdk_vq *vq, const struct vdk_req *req)
+{
+	return vq->used && ((const struct req_hdr *)req - 1)->gen == vq->gen &&
+	       req->head < vq->num;
+}
+
 VDK_EXPORT void vdk_vq_push(struct vdk_vq *vq, struct vdk_req *req, uint32_t len)
 {
 	struct vring_used_elem *e;
 
-	if (vq->used) {
+	/* A request of rings since reset is only freed: see vq_reset_rings. */
+	if (req_current(vq, req)) {
 		if (len > req->in_bytes)
 			len = req->in_bytes;
 		e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+		VQ_STORE_POINT(vq, "used elem id");
 		st32(&e->id, req->head);
+		VQ_STORE_POINT(vq, "used elem len");
 		st32(&e->len, len);
 		vq->used_idx++;
 		/* Release: the element is visible before the new idx. */
+		VQ_STORE_POINT(vq, "used idx");
 		st16_release(&vq->used->idx, vq->used_idx);
-		if (vq->log && req->head < vq->num) {
+		if (vq->log) {
+			VQ_STORE_POINT(vq, "log inflight[head] = 0");
 			__atomic_store_n(&vq->log->inflight[req->head], 0,
 					 __ATOMIC_RELEASE);
+			VQ_STORE_POINT(vq, "log used_idx");
 			__atomic_store_n(&vq->log->used_idx, vq->used_idx,
 					 __ATOMIC_RELEASE);
 		}
 		vq->pushed_since_notify++;
-		if (vq->inflight)
-			vq->inflight--;
+		vq->out[req->head] = 0;
+		vq->inflight--;
 	}
 	req_release(vq, req);
 }
 
 VDK_EXPORT void vdk_req_free(struct vdk_vq *vq, struct vdk_req *req)
 {
-	if (vq->used && vq->inflight)
+	if (req_current(vq, req)) {
+		vq->out[req->head] = 0;
 		vq->inflight--;
+	}
 	req_release(vq, req);
 }
 
@@ -673,6 +713,7 @@ VDK_EXPORT bool vdk_vq_enable_kicks(struct vdk_vq *vq, bool enable)
 		 * re-arm (or the 16-bit index laps, a harmless spurious one).
 		 */
 		if (!enable) {
+			VQ_STORE_POINT(vq, "avail_event");
 			st16(avail_event_ptr(vq), vq->last_avail_idx - 1);
 			return ld16_acquire(&vq->avail->idx) != vq->last_avail_idx;
 		}
@@ -684,6 +725,7 @@ VDK_EXPORT bool vdk_vq_enable_kicks(struct vdk_vq *vq, bool enable)
 			flags &= ~VRING_USED_F_NO_NOTIFY;
 		else
 			flags |= VRING_USED_F_NO_NOTIFY;
+		VQ_STORE_POINT(vq, "used flags");
 		st16(&vq->used->flags, flags);
 		if (!enable)
 			return ld16_acquire(&vq->avail->idx) != vq->last_avail_idx;
@@ -754,11 +796,17 @@ void vq_log_start(struct vdk_vq *vq)
 	if (!log || !vq->num)
 		return;
 	/* Stop recovery from trusting a half-written log: num goes last. */
+	VQ_STORE_POINT(vq, "log start: num = 0");
 	__atomic_store_n(&log->num, 0, __ATOMIC_RELEASE);
+	VQ_STORE_POINT(vq, "log start: clear inflight");
 	memset(log->inflight, 0, sizeof(uint64_t) * vq->num);
+	VQ_STORE_POINT(vq, "log start: seq");
 	log->seq = 0;
+	VQ_STORE_POINT(vq, "log start: last_avail_idx");
 	log->last_avail_idx = vq->last_avail_idx;
+	VQ_STORE_POINT(vq, "log start: used_idx");
 	log->used_idx = vq->used_idx;
+	VQ_STORE_POINT(vq, "log start: num");
 	__atomic_store_n(&log->num, vq->num, __ATOMIC_RELEASE);
 }
 
@@ -807,9 +855,12 @@ int vq_log_recover(struct vdk_vq *vq)
 	/* A push published in the ring but not yet in the log: finish it. */
 	if (ring_used == (uint16_t)(used + 1)) {
 		head = le32toh(vq->used->ring[used & (num - 1)].id);
-		if (head < num)
+		if (head < num) {
+			VQ_STORE_POINT(vq, "recover: log inflight[head] = 0");
 			log->inflight[head] = 0;
+		}
 		used++;
+		VQ_STORE_POINT(vq, "recover: log used_idx");
 		log->used_idx = used;
 	} else if (ring_used != used) {
 		return vdk_set_error(-EINVAL,
@@ -826,6 +877,7 @@ int vq_log_recover(struct vdk_vq *vq)
 		head = ld16(&vq->avail->ring[last_avail & (num - 1)]);
 		if (head < num && log->inflight[head]) {
 			last_avail++;
+			VQ_STORE_POINT(vq, "recover: log last_avail_idx");
 			log->last_avail_idx = last_avail;
 		}
 	}

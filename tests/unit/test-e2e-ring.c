@@ -240,7 +240,11 @@ static void c_mutate_inflight(void)
 	e2e_fini(&e);
 }
 
-/* The same head posted again while it is in flight. */
+/*
+ * The same head posted again while it is in flight: the driver cannot
+ * have it back yet, so the ring is malformed.  Accepting it would let a
+ * driver make the device hold any number of requests from one chain.
+ */
 static void c_head_reused(void)
 {
 	uint32_t id, len;
@@ -253,16 +257,65 @@ static void c_head_reused(void)
 	T_ASSERT_EQ(e2e_serve(&e), 1);
 	simdrv_put_avail(&e.sd, h);
 	simdrv_put_avail(&e.sd, h);
-	T_ASSERT_EQ(e2e_serve(&e), 2);
-	T_ASSERT_EQ(e2e_disk.npending, 3);
-	T_ASSERT_EQ(vdk_vq_inflight(&e.sd.vq), 3);
-	T_ASSERT_EQ(e2e_disk_complete(3), 3);
+	simdrv_publish(&e.sd);
+	expect_refused("already in flight");
+	T_ASSERT_EQ(e2e_disk.npending, 1);
+	T_ASSERT_EQ(vdk_vq_inflight(&e.sd.vq), 1);
+	/* The request that was legitimately out still completes, once. */
+	T_ASSERT_EQ(e2e_disk_complete(1), 1);
 	T_ASSERT_EQ(vdk_vq_notify(&e.sd.vq) >= 0, 1);
-	for (h = 0; h < 3; h++) {
-		T_ASSERT_EQ(e2e_used(&e, &id, &len), 0);
-		T_ASSERT_EQ(len, 513);
-	}
+	T_ASSERT_EQ(e2e_used(&e, &id, &len), 0);
+	T_ASSERT_EQ(id, h);
+	T_ASSERT_EQ(len, 513);
+	e2e_expect_no_used(&e);
 	T_ASSERT_EQ(e2e_byte(&e, s), VIRTIO_BLK_S_OK);
+	T_ASSERT_EQ(vdk_vq_inflight(&e.sd.vq), 0);
+	e2e_fini(&e);
+}
+
+/* Re-posting a head after it was used is fine, as often as the driver likes. */
+static void c_head_recycled(void)
+{
+	unsigned int h, i;
+	uint64_t s;
+
+	e2e_init(&e, &(struct e2e_opts){ .vq_features = E2E_F_INDIRECT });
+	h = add_in(0, 512, NULL, &s);
+	T_ASSERT_EQ(e2e_serve(&e), 1);
+	for (i = 0; i < 3 * e.sd.num; i++) {
+		e2e_expect_used(&e, h, 513);
+		simdrv_put_avail(&e.sd, h);
+		T_ASSERT_EQ(e2e_serve(&e), 1);
+	}
+	e2e_expect_used(&e, h, 513);
+	T_ASSERT_EQ(vdk_vq_inflight(&e.sd.vq), 0);
+	e2e_fini(&e);
+}
+
+/*
+ * Requests of rings since reset complete after the driver started new
+ * rings: they must not land in the new used ring.
+ */
+static void c_stale_after_restart(void)
+{
+	unsigned int i, h;
+	uint64_t s;
+
+	e2e_init(&e, &(struct e2e_opts){ .vq_features = E2E_F_INDIRECT,
+					 .defer = true });
+	for (i = 0; i < 4; i++)
+		add_in(i, 512, NULL, NULL);
+	T_ASSERT_EQ(e2e_serve(&e), 4);
+	vq_reset_rings(&e.sd.vq);
+	T_ASSERT_EQ(simdrv_start(&e.sd), 0);
+	T_ASSERT_EQ(e2e_disk_complete(4), 4);
+	T_ASSERT_EQ(le16toh(e.sd.used->idx), 0);
+	T_ASSERT_EQ(vdk_vq_inflight(&e.sd.vq), 0);
+	e2e_disk.defer = false;
+	h = add_in(0, 512, NULL, &s);
+	T_ASSERT_EQ(e2e_serve(&e), 1);
+	e2e_expect_used(&e, h, 513);
+	e2e_expect_no_used(&e);
 	e2e_fini(&e);
 }
 
@@ -432,6 +485,8 @@ static const struct e2e_case cases[] = {
 	{ "mutate-indirect", c_mutate_indirect },
 	{ "mutate-inflight", c_mutate_inflight },
 	{ "head-reused", c_head_reused },
+	{ "head-recycled", c_head_recycled },
+	{ "stale-after-restart", c_stale_after_restart },
 	{ "reset-inflight", c_reset_inflight },
 	{ "event-idx-garbage", c_event_idx_garbage },
 	{ "random", c_random },

@@ -3,6 +3,11 @@
  * Recovery from the inflight log: a process that dies at any point of a
  * pop or a push leaves a log from which the next one resubmits exactly the
  * requests in flight, oldest first, and never completes one twice.
+ *
+ * The crash points are not guessed: lib/vq.c is built for this test with
+ * VDK_VQ_STORE_HOOK, so every store it makes to the rings and the log
+ * calls vq_store_hook() first, and crash_everywhere() dies before each one
+ * in turn (and again before each store of the recovery that follows).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -231,6 +236,174 @@ static void crash_twice(void)
 	finish(&w, inflight, 3);
 }
 
+/*
+ * Store-level crash injection.  The hook counts the stores lib/vq.c makes
+ * to shared memory (the used ring and the log: what outlives the process)
+ * and, at store number @target, copies that memory as it is just before
+ * the store.  The run goes on; afterwards the copy is put back, which is
+ * the memory a process that died there would have left behind.
+ */
+static struct {
+	struct world *w;
+	long target;		/* store to die before; -1: none */
+	long count;		/* stores seen */
+	bool taken;
+	const char *what;	/* the store it died before */
+	unsigned char log[4096];
+	unsigned char used[4096];
+} crash;
+
+static size_t used_len(const struct world *w)
+{
+	bool event_idx = w->sd.features & (1ULL << VDK_F_EVENT_IDX);
+
+	return sizeof(struct vring_used) + sizeof(struct vring_used_elem) * NUM +
+	       (event_idx ? sizeof(uint16_t) : 0);
+}
+
+void vq_store_hook(struct vdk_vq *vq, const char *what)
+{
+	(void)vq;
+	if (!crash.w || crash.count++ != crash.target)
+		return;
+	memcpy(crash.log, crash.w->log, vq_log_size(NUM));
+	memcpy(crash.used, crash.w->sd.used, used_len(crash.w));
+	crash.taken = true;
+	crash.what = what;
+}
+
+/* Arms the hook to die before the @target-th store from now. */
+static void crash_arm(struct world *w, long target)
+{
+	crash.w = w;
+	crash.target = target;
+	crash.count = 0;
+	crash.taken = false;
+	crash.what = NULL;
+}
+
+/* If the armed store was reached: the process dies there; true if so. */
+static bool crash_land(struct world *w)
+{
+	if (!crash.taken)
+		return false;
+	crash.w = NULL;
+	memcpy(w->log, crash.log, vq_log_size(NUM));
+	memcpy(w->sd.used, crash.used, used_len(w));
+	return true;
+}
+
+/* Pops, and pushes out of order, as a busy queue does. */
+static void busy_queue(struct world *w)
+{
+	pop(w);
+	pop(w);
+	pop(w);
+	push(w, 1);
+	pop(w);
+	push(w, 0);
+	pop(w);
+	pop(w);
+	push(w, 4);
+	push(w, 3);
+	pop(w);
+}
+
+/* Serves what is left in the order a second process would. */
+static void drain(struct world *w)
+{
+	struct vdk_req *req;
+	unsigned int i;
+
+	while (simdrv_pop(&w->sd, &req) == 0) {
+		T_ASSERT(!w->reqs[req->head]);
+		w->reqs[req->head] = req;
+	}
+	for (i = NUM; i-- > 0;)
+		if (w->reqs[i])
+			push(w, i);
+}
+
+/* Every request completed exactly once, nothing else in the used ring. */
+static void check_once(struct world *w, long k1, long k2)
+{
+	uint32_t id, len;
+	unsigned int i;
+
+	while (simdrv_get_used(&w->sd, &id, &len) == 0) {
+		T_ASSERT(id < NUM);
+		w->completed[id]++;
+	}
+	for (i = 0; i < NUM; i++)
+		if (w->completed[i] != (i < REQS)) {
+			fprintf(stderr, "crash before store %ld, then %ld: request %u completed %u times\n",
+				k1, k2, i, w->completed[i]);
+			exit(T_EXIT_FAIL);
+		}
+	T_ASSERT_EQ(vdk_vq_inflight(&w->sd.vq), 0);
+}
+
+static int recover_at(struct world *w, long k1, long k2, const char *what)
+{
+	int ret = crash_and_recover(w);
+
+	if (ret)
+		fprintf(stderr, "crash before store %ld (%s), then %ld: recovery failed: %s\n",
+			k1, what, k2, vdk_last_error());
+	return ret;
+}
+
+/*
+ * Dies before store k1 of a busy queue, recovers, serves the rest, and
+ * dies again before store k2 of that recovery and service; every pair.
+ */
+static void crash_everywhere(uint64_t features)
+{
+	const char *what1;
+	unsigned int points = 0;
+	long k1, k2;
+	struct world w;
+
+	for (k1 = 0;; k1++) {
+		for (k2 = -1;; k2++) {
+			setup(&w, features);
+			crash_arm(&w, k1);
+			busy_queue(&w);
+			if (!crash_land(&w)) {
+				crash.w = NULL;
+				simdrv_fini(&w.sd);
+				free(w.log);
+				goto done;
+			}
+			what1 = crash.what;
+			crash_arm(&w, k2);
+			T_ASSERT_EQ(recover_at(&w, k1, -1, what1), 0);
+			drain(&w);
+			if (!crash_land(&w)) {
+				crash.w = NULL;
+				check_once(&w, k1, k2);
+				simdrv_fini(&w.sd);
+				free(w.log);
+				points++;
+				if (k2 >= 0)
+					break;
+				continue;
+			}
+			T_ASSERT_EQ(recover_at(&w, k1, k2, crash.what), 0);
+			drain(&w);
+			check_once(&w, k1, k2);
+			simdrv_fini(&w.sd);
+			free(w.log);
+			points++;
+		}
+	}
+done:
+	/* The count proves the hook saw the stores: a busy queue has many. */
+	fprintf(stderr, "crash_everywhere: %ld stores in a busy queue, %u crash pairs, every request completed once\n",
+		k1, points);
+	T_ASSERT(k1 > 30);
+}
+
 int main(void)
 {
 	out_of_order(0);
@@ -241,5 +414,7 @@ int main(void)
 	never_started();
 	inconsistent();
 	crash_twice();
+	crash_everywhere(0);
+	crash_everywhere(1ULL << VDK_F_EVENT_IDX);
 	return T_EXIT_PASS;
 }
