@@ -47,6 +47,18 @@
 #define BLK_WZ_EMUL_SECTORS_MAX		(1u << 15)
 /* Data segments per request: readv/writev take at most IOV_MAX (1024). */
 #define BLK_SEG_MAX_LIMIT	1024u
+/*
+ * Data bytes per IN/OUT request.  The Linux driver takes seg_max as its
+ * max_segments and size_max as its max_segment_size, and sets no sector
+ * limit of its own (max_hw_sectors is UINT_MAX), so it never sends more
+ * than seg_max * size_max bytes: that product is the cap the device
+ * enforces (dev->max_data), and size_max is chosen to bring it near
+ * BLK_DATA_TARGET.  Backends that copy data (bounce buffers) can then
+ * bound what one request costs them.
+ */
+#define BLK_DATA_TARGET		(1u << 20)
+/* The cap never exceeds this, whatever size_max the caller asks for. */
+#define BLK_DATA_LIMIT		(16u << 20)
 /* Data segments kept inside the request before allocating. */
 #define BLK_INLINE_IOVS		16
 
@@ -57,7 +69,12 @@ struct blk_opts {
 	uint32_t queue_size;		/* power of two, 4..32768; 0 means 256 */
 	bool readonly;
 	const char *serial;		/* GET_ID, up to 20 bytes; NULL = "" */
-	uint32_t size_max;		/* offer SIZE_MAX with this many bytes; 0 = no */
+	/*
+	 * Bytes per data segment to offer as SIZE_MAX, and to enforce per
+	 * segment; 0 = derived from the queue size (BLK_DATA_TARGET), offered
+	 * but only the request total enforced.
+	 */
+	uint32_t size_max;
 };
 
 struct blk_dev {
@@ -72,6 +89,8 @@ struct blk_dev {
 	uint32_t queue_size;
 	uint32_t seg_max;
 	uint32_t size_max;
+	bool size_max_strict;		/* refuse data segments above size_max */
+	uint64_t max_data;		/* data bytes per IN/OUT: seg_max * size_max */
 	uint32_t max_discard_sectors;
 	uint32_t max_wz_sectors;
 	bool readonly;

@@ -56,9 +56,9 @@ static int blk_opts_check(const struct blk_dev *dev, const struct blk_opts *o,
 			  o->serial, strlen(o->serial), VIRTIO_BLK_ID_BYTES);
 		return -EINVAL;
 	}
-	if (o->size_max && o->size_max < 4096) {
-		blk_error("maximum segment size %" PRIu32 " is below one page (4096)",
-			  o->size_max);
+	if (o->size_max && (o->size_max < 4096 || o->size_max > BLK_DATA_LIMIT)) {
+		blk_error("maximum segment size %" PRIu32 " is not between one page (4096) and %u",
+			  o->size_max, BLK_DATA_LIMIT);
 		return -EINVAL;
 	}
 	if (size == 0) {
@@ -135,7 +135,23 @@ int blk_dev_init(struct blk_dev *dev, struct backend *be, const struct blk_opts 
 	dev->seg_max = dev->queue_size - 2;
 	if (dev->seg_max > BLK_SEG_MAX_LIMIT)
 		dev->seg_max = BLK_SEG_MAX_LIMIT;
-	dev->size_max = o->size_max;
+	if (o->size_max) {
+		dev->size_max = o->size_max;
+		dev->size_max_strict = true;
+		if (dev->seg_max > BLK_DATA_LIMIT / dev->size_max)
+			dev->seg_max = BLK_DATA_LIMIT / dev->size_max;
+	} else {
+		/*
+		 * A power of two, at least a page (the kernel raises a smaller
+		 * max_segment_size to a page, or refuses it).  Only the total
+		 * is enforced: firmware (SeaBIOS, OVMF) puts a whole transfer
+		 * in one descriptor and ignores size_max.
+		 */
+		dev->size_max = 1u << ilog2_u32(BLK_DATA_TARGET / dev->seg_max);
+		if (dev->size_max < 4096)
+			dev->size_max = 4096;
+	}
+	dev->max_data = (uint64_t)dev->seg_max * dev->size_max;
 	dev->max_discard_sectors = BLK_DWZ_SECTORS_MAX;
 	/* Emulated zeroing writes; keep each request's work bounded. */
 	dev->max_wz_sectors = backend_write_zeroes_native(be) ?
@@ -144,10 +160,10 @@ int blk_dev_init(struct blk_dev *dev, struct backend *be, const struct blk_opts 
 	if (o->serial)
 		memcpy(dev->serial, o->serial, strlen(o->serial));
 
-	f = BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) |
-	    BIT(VIRTIO_BLK_F_TOPOLOGY) | BIT(VIRTIO_BLK_F_FLUSH);
-	if (dev->size_max)
-		f |= BIT(VIRTIO_BLK_F_SIZE_MAX);
+	/* SEG_MAX and SIZE_MAX together bound a request: see BLK_DATA_TARGET. */
+	f = BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_SIZE_MAX) |
+	    BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_TOPOLOGY) |
+	    BIT(VIRTIO_BLK_F_FLUSH);
 	if (dev->num_queues > 1)
 		f |= BIT(VIRTIO_BLK_F_MQ);
 	if (dev->readonly) {

@@ -174,7 +174,7 @@ static int blk_req_map_data(struct blk_queue *q, struct blk_req *r,
 			continue;
 		r->data[n].iov_base = (uint8_t *)iov[i].iov_base + (from - s);
 		r->data[n].iov_len = to - from;
-		if (dev->size_max && r->data[n].iov_len > dev->size_max) {
+		if (dev->size_max_strict && r->data[n].iov_len > dev->size_max) {
 			rlog(q, "data segment of %zu bytes exceeds size_max %" PRIu32,
 			     r->data[n].iov_len, dev->size_max);
 			r->data_cnt = n;
@@ -201,12 +201,26 @@ static int blk_prep_rw(struct blk_queue *q, struct blk_req *r, bool write)
 	const struct iovec *rd = r->vreq.iov;
 	const struct iovec *wr = rd + r->vreq.out_num;
 	uint32_t bs_sectors = dev->block_size >> BLK_SECTOR_SHIFT;
-	uint64_t nsec;
+	uint64_t nsec, len;
 
 	r->stat = write ? BLK_STAT_WRITE : BLK_STAT_READ;
 	if (write && dev->readonly) {
 		rlog(q, "write at sector %" PRIu64 " refused: the device is read-only",
 		     r->sector);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	/*
+	 * From the lengths alone, before anything is mapped or copied: a
+	 * driver that honours seg_max and size_max never gets here, and
+	 * descriptors that all point at the same buffer cannot make a small
+	 * amount of driver memory into a huge request.
+	 */
+	len = write ? iov_total(rd, r->vreq.out_num) - sizeof(struct virtio_blk_outhdr) :
+	      r->wr_len - 1;
+	if (len > dev->max_data) {
+		rlog(q, "%s of %" PRIu64 " bytes exceeds the %" PRIu64 " bytes a request may carry (seg_max %" PRIu32 " x size_max %" PRIu32 ")",
+		     write ? "write" : "read", len, dev->max_data, dev->seg_max,
+		     dev->size_max);
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (write) {

@@ -29,6 +29,47 @@ static void expect_init_error(const char *spec, const struct blk_opts *o,
 	backend_close(be);
 }
 
+/*
+ * SEG_MAX and SIZE_MAX are always offered, and what they let a driver send
+ * (seg_max segments of size_max bytes) is exactly the cap blk enforces, so
+ * a driver that honours them never meets it.
+ */
+static void check_limits(void)
+{
+	static const uint32_t sizes[] = { 4, 8, 16, 64, 128, 256, 1024, 2048, 32768 };
+	static const uint32_t explicit_max[] = { 0, 4096, 65536, 1u << 20, BLK_DATA_LIMIT };
+	unsigned int i, j;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (j = 0; j < sizeof(explicit_max) / sizeof(explicit_max[0]); j++) {
+			struct blk_opts o = { .name = "t", .queue_size = sizes[i],
+					      .size_max = explicit_max[j] };
+			struct backend *be = open_be("null:1G", false, 512);
+			struct blk_dev dev;
+			uint32_t seg_max, size_max;
+
+			T_ASSERT_EQ(blk_dev_init(&dev, be, &o), 0);
+			T_ASSERT(dev.features & F(VIRTIO_BLK_F_SEG_MAX));
+			T_ASSERT(dev.features & F(VIRTIO_BLK_F_SIZE_MAX));
+			seg_max = le32toh(dev.config.seg_max);
+			size_max = le32toh(dev.config.size_max);
+			T_ASSERT(seg_max >= 1 && seg_max <= sizes[i] - 2);
+			T_ASSERT(size_max >= 4096);
+			T_ASSERT_EQ(dev.max_data, (uint64_t)seg_max * size_max);
+			T_ASSERT(dev.max_data <= BLK_DATA_LIMIT);
+			if (explicit_max[j]) {
+				T_ASSERT_EQ(size_max, explicit_max[j]);
+			} else {
+				/* A power of two, and about a MiB in all. */
+				T_ASSERT_EQ(size_max & (size_max - 1), 0);
+				T_ASSERT(dev.max_data > BLK_DATA_TARGET / 2);
+				T_ASSERT(dev.max_data <= 4 * BLK_DATA_TARGET);
+			}
+			backend_close(be);
+		}
+	}
+}
+
 int main(void)
 {
 	struct blk_opts o = { .name = "t" };
@@ -39,14 +80,17 @@ int main(void)
 	/* Defaults on a RAM disk: everything it can do, one queue. */
 	be = open_be("memory:1M", false, 512);
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), 0);
-	T_ASSERT_EQ(dev.features, F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_BLK_SIZE) |
+	T_ASSERT_EQ(dev.features, F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_SIZE_MAX) |
+		    F(VIRTIO_BLK_F_BLK_SIZE) |
 		    F(VIRTIO_BLK_F_TOPOLOGY) | F(VIRTIO_BLK_F_FLUSH) |
 		    F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES));
 	c = blk_dev_config(&dev);
 	T_ASSERT_EQ(blk_dev_config_size(), sizeof(struct virtio_blk_config));
 	T_ASSERT_EQ(le64toh(c->capacity), 2048);
 	T_ASSERT_EQ(le32toh(c->seg_max), 254);
-	T_ASSERT_EQ(le32toh(c->size_max), 0);
+	/* 254 segments of a page: Linux sends at most 1016 KiB, the cap. */
+	T_ASSERT_EQ(le32toh(c->size_max), 4096);
+	T_ASSERT_EQ(dev.max_data, 254 * 4096);
 	T_ASSERT_EQ(le32toh(c->blk_size), 512);
 	T_ASSERT_EQ(c->physical_block_exp, 0);
 	T_ASSERT_EQ(le16toh(c->min_io_size), 1);
@@ -86,6 +130,7 @@ int main(void)
 	T_ASSERT_EQ(dev.features, F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_BLK_SIZE) |
 		    F(VIRTIO_BLK_F_TOPOLOGY) | F(VIRTIO_BLK_F_FLUSH) |
 		    F(VIRTIO_BLK_F_RO) | F(VIRTIO_BLK_F_MQ) | F(VIRTIO_BLK_F_SIZE_MAX));
+	T_ASSERT_EQ(dev.max_data, 14 * 65536);
 	T_ASSERT_EQ(le32toh(c->blk_size), 4096);
 	T_ASSERT_EQ(le16toh(c->num_queues), 4);
 	T_ASSERT_EQ(le32toh(c->seg_max), 14);
@@ -103,6 +148,8 @@ int main(void)
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), 0);
 	T_ASSERT_EQ(le32toh(dev.config.seg_max), BLK_SEG_MAX_LIMIT);
 	backend_close(be);
+
+	check_limits();
 
 	/* Bad options, each with a message naming it. */
 	memset(&o, 0, sizeof(o));
@@ -123,7 +170,9 @@ int main(void)
 	expect_init_error("memory:1M", &o, -EINVAL, "limit is 20");
 	o.serial = NULL;
 	o.size_max = 100;
-	expect_init_error("memory:1M", &o, -EINVAL, "below one page");
+	expect_init_error("memory:1M", &o, -EINVAL, "between one page (4096) and");
+	o.size_max = BLK_DATA_LIMIT + 1;
+	expect_init_error("memory:1M", &o, -EINVAL, "between one page (4096) and");
 	o.size_max = 0;
 	o.readonly = true;
 	be = open_be("memory:1M", true, 512);
