@@ -13,7 +13,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_TIME  ?= 600
 MESON_OPTS ?=
 
-.PHONY: all deps demo check check-unit check-asan check-vm bench fuzz clean
+.PHONY: all deps demo check check-unit check-asan build-asan check-asan-run check-vm bench fuzz clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -28,18 +28,36 @@ demo: deps all
 	VDK_BLK=$(CURDIR)/$(BUILD)/tools/vduse-blk tests/vm/run -- scripts/demo.sh
 
 # Every stage runs even if an earlier one failed, so one report counts all;
-# the exit status is non-zero if any stage failed.
-check: deps all
+# the exit status is non-zero if any stage failed.  The old test logs go
+# first, so a build that fails cannot leave a previous run's count behind:
+# it is reported as a failed step, its tests as listed but not run.
+check:
 	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
-	@status=0; \
-	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || status=1; \
-	$(MAKE) --no-print-directory check-asan || status=1; \
-	scripts/test-summary.py $(BUILD) $(ASAN_BUILD); \
+	@status=0; failed=; \
+	$(MAKE) --no-print-directory deps || { status=1; failed="$$failed --failed-step deps"; }; \
+	if $(MAKE) --no-print-directory all; then \
+		meson test -C $(BUILD) --print-errorlogs --num-processes 2 || status=1; \
+	else \
+		echo "make check: the build in $(BUILD) failed"; \
+		status=1; failed="$$failed --failed-step build-plain"; \
+	fi; \
+	if $(MAKE) --no-print-directory build-asan; then \
+		$(MAKE) --no-print-directory check-asan-run || status=1; \
+	else \
+		echo "make check: the build in $(ASAN_BUILD) failed"; \
+		status=1; failed="$$failed --failed-step build-asan"; \
+	fi; \
+	scripts/test-summary.py $$failed plain=$(BUILD) asan=$(ASAN_BUILD):unit; \
 	exit $$status
 
 # The host-side unit tests again, under AddressSanitizer and UBSan.
-check-asan: $(ASAN_BUILD)/build.ninja
+check-asan: build-asan
+	$(MAKE) --no-print-directory check-asan-run
+
+build-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
+
+check-asan-run:
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	ASAN_OPTIONS=detect_leaks=1 \
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs

@@ -1,32 +1,130 @@
 #!/usr/bin/env python3
 """Counts real test results from meson's test logs.
 
-Usage: scripts/test-summary.py BUILDDIR...
+Usage: scripts/test-summary.py [--failed-step NAME]... LABEL=BUILDDIR[:SUITE]...
 
-Reads BUILDDIR/meson-logs/testlog.json of each build that ran tests and
-prints one line: "N passed, N failed, N skipped".  A test that was meant to
-run but has no log (a build that failed) is not invented; the caller's exit
-status carries that failure.
+For each build, reads BUILDDIR/meson-logs/testlog.json (the caller removes
+it before building, so a log is never a previous run's) and compares it
+with `meson test --list` for that build and suite: a test that was listed
+but did not run is reported by name and counted as failed, since nothing
+shows it passed.  Each --failed-step (a build, or the dependency install,
+that failed) is reported and counted as one failure.
+
+Prints a line per build and suite ("unit (plain): N passed, ..."), then,
+as the very last line, "N passed, N failed, N skipped".
 """
 import json
 import os
+import subprocess
 import sys
 
-passed = failed = skipped = 0
-for build in sys.argv[1:]:
+GROUPS = ("unit", "fuzz", "vm")
+
+
+def group_of(suites):
+    """unit, fuzz or vm for a test's suites ("vdusekit:unit+fuzz")."""
+    names = set()
+    for s in suites:
+        names.update(s.split(":", 1)[-1].split("+"))
+    for g in GROUPS:
+        if g in names:
+            return g
+    return "other"
+
+
+def suites_of(name):
+    """The suites in a listed name, "vdusekit:unit+fuzz / case"."""
+    return [name.split(" / ", 1)[0]] if " / " in name else []
+
+
+def listed(build, suite):
+    """The names meson would run, or None if the build has no test list."""
+    cmd = ["meson", "test", "-C", build, "--list", "--no-rebuild"]
+    if suite:
+        cmd += ["--suite", suite]
+    if not os.path.exists(os.path.join(build, "build.ninja")):
+        return None
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [l.strip() for l in out.splitlines() if " / " in l]
+
+
+def results(build):
+    """{name: result} from the build's testlog.json, {} if it has none."""
     path = os.path.join(build, "meson-logs", "testlog.json")
+    got = {}
     if not os.path.exists(path):
-        continue
+        return got
     with open(path) as f:
         for line in f:
             line = line.strip()
-            if not line:
-                continue
-            result = json.loads(line).get("result")
-            if result in ("OK", "EXPECTEDFAIL"):
-                passed += 1
-            elif result == "SKIP":
-                skipped += 1
+            if line:
+                entry = json.loads(line)
+                name = entry.get("name", "")
+                got[name] = (entry.get("result"), suites_of(name))
+    return got
+
+
+def main(argv):
+    failed_steps, builds = [], []
+    args = iter(argv)
+    for a in args:
+        if a == "--failed-step":
+            failed_steps.append(next(args, "?"))
+        elif "=" in a:
+            label, spec = a.split("=", 1)
+            build, _, suite = spec.partition(":")
+            builds.append((label, build, suite))
+        else:
+            sys.exit(f"test-summary: expected LABEL=BUILDDIR[:SUITE], got '{a}'")
+
+    total = {"passed": 0, "failed": 0, "skipped": 0}
+    for step in failed_steps:
+        print(f"{step}: failed")
+        total["failed"] += 1
+    for label, build, suite in builds:
+        got = results(build)
+        want = listed(build, suite)
+        counts = {}
+        def bump(group, key, name=None):
+            c = counts.setdefault(group, {"passed": 0, "failed": 0, "skipped": 0,
+                                          "not run": []})
+            if key == "not run":
+                c[key].append(name)
             else:
-                failed += 1
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
+                c[key] += 1
+        for name, (result, suites) in got.items():
+            if result in ("OK", "EXPECTEDFAIL"):
+                bump(group_of(suites), "passed")
+            elif result == "SKIP":
+                bump(group_of(suites), "skipped")
+            else:
+                bump(group_of(suites), "failed")
+        if want is None:
+            print(f"{label} ({build}): no test list (the build was never set up)")
+        else:
+            for name in want:
+                if name not in got:
+                    bump(group_of(suites_of(name)), "not run", name)
+        for group in sorted(counts, key=lambda g: (GROUPS + (g,)).index(g)):
+            c = counts[group]
+            notrun = len(c["not run"])
+            line = (f"{group} ({label}): {c['passed']} passed, {c['failed']} failed, "
+                    f"{c['skipped']} skipped")
+            if want is not None:
+                line += f", {notrun} of {c['passed'] + c['failed'] + c['skipped'] + notrun} listed not run"
+            print(line)
+            if notrun:
+                shown = ", ".join(n.split(" / ", 1)[-1] for n in c["not run"][:10])
+                more = f" and {notrun - 10} more" if notrun > 10 else ""
+                print(f"  not run: {shown}{more}")
+            total["passed"] += c["passed"]
+            total["skipped"] += c["skipped"]
+            total["failed"] += c["failed"] + notrun
+    print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
