@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "registry.h"
@@ -98,6 +99,119 @@ void backend_log(enum backend_log_level level, const char *fmt, ...)
 	va_end(ap);
 	atomic_load(&log_sink)(level, msg);
 	errno = saved;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+bool backend_ratelimit_allow(struct backend_ratelimit *rl, unsigned int *missed)
+{
+	uint64_t interval = rl->interval_ns ? rl->interval_ns : 1000000000ull;
+	unsigned int burst = rl->burst ? rl->burst : BACKEND_LOG_BURST;
+	uint64_t now = mono_ns();
+
+	*missed = 0;
+	if (!rl->window_start_ns || now - rl->window_start_ns >= interval) {
+		*missed = rl->suppressed;
+		rl->suppressed = 0;
+		rl->window_start_ns = now;
+		rl->count = 0;
+	}
+	if (rl->count >= burst) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->count++;
+	return true;
+}
+
+void backend_log_ratelimited(struct backend_ratelimit *rl,
+			     enum backend_log_level level, const char *fmt, ...)
+{
+	int saved = errno;
+	unsigned int missed;
+	bool ok = backend_ratelimit_allow(rl, &missed);
+	char msg[512];
+	va_list ap;
+
+	if (missed)
+		backend_log(BACKEND_LOG_WARN, "suppressed %u messages", missed);
+	if (ok) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		atomic_load(&log_sink)(level, msg);
+	}
+	errno = saved;
+}
+
+void backend_copy_init(struct backend_copy_budget *b, uint64_t max,
+		       void (*resume)(void *queue, struct backend_io *io),
+		       void *queue)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max ? max : BACKEND_COPY_BUDGET;
+	b->resume = resume;
+	b->queue = queue;
+}
+
+static bool copy_fits(const struct backend_copy_budget *b, uint64_t len)
+{
+	return !b->held || (len <= b->max && b->held <= b->max - len);
+}
+
+static void copy_take(struct backend_copy_budget *b, uint64_t len)
+{
+	b->held += len;
+	if (b->held > b->peak)
+		b->peak = b->held;
+}
+
+bool backend_copy_get(struct backend_copy_budget *b, struct backend_io *io)
+{
+	/* Behind a waiting request even if this one fits: no overtaking. */
+	if (!b->wait_head && copy_fits(b, io->len)) {
+		copy_take(b, io->len);
+		return true;
+	}
+	io->copy_next = NULL;
+	if (b->wait_tail)
+		b->wait_tail->copy_next = io;
+	else
+		b->wait_head = io;
+	b->wait_tail = io;
+	return false;
+}
+
+struct backend_io *backend_copy_unwait(struct backend_copy_budget *b)
+{
+	struct backend_io *io = b->wait_head;
+
+	if (io && !(b->wait_head = io->copy_next))
+		b->wait_tail = NULL;
+	return io;
+}
+
+void backend_copy_put(struct backend_copy_budget *b, uint64_t len)
+{
+	struct backend_io *io;
+
+	b->held -= len;
+	/* A resumed request may complete at once and get here again. */
+	if (b->releasing)
+		return;
+	b->releasing = true;
+	while (b->wait_head && copy_fits(b, b->wait_head->len)) {
+		io = backend_copy_unwait(b);
+		copy_take(b, io->len);
+		b->resume(b->queue, io);
+	}
+	b->releasing = false;
 }
 
 void uring_cb_run(const struct io_uring_cqe *cqe)
@@ -520,6 +634,14 @@ void backend_queue_unplug(struct backend_queue *bq)
 {
 	if (bq->be->ops.queue_unplug)
 		bq->be->ops.queue_unplug(bq->queue);
+}
+
+bool backend_queue_abort(struct backend_queue *bq)
+{
+	if (!bq->be->ops.queue_abort)
+		return false;
+	bq->be->ops.queue_abort(bq->queue);
+	return true;
 }
 
 /*

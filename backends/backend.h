@@ -123,6 +123,8 @@ struct backend_io {
 	uint64_t emul_pos;
 	struct iovec emul_iov;
 	bool emulating;
+	/* the backend's struct backend_copy_budget: its wait list */
+	struct backend_io *copy_next;
 } __attribute__((aligned(16)));
 
 static inline void *backend_io_priv(struct backend_io *io)
@@ -259,6 +261,13 @@ struct backend_ops {
 	 * and must send it all here.
 	 */
 	void (*queue_unplug)(void *queue);
+	/*
+	 * Optional: the device is stopping and the requests this queue holds
+	 * have waited too long.  Make sure nothing will touch their buffers
+	 * again (close the connection, ...) and complete every one of them,
+	 * with -EIO, before returning.  Without it they are waited for.
+	 */
+	void (*queue_abort)(void *queue);
 };
 
 /*
@@ -300,6 +309,70 @@ typedef void (*backend_log_sink_fn)(enum backend_log_level level, const char *ms
 void backend_log_set_sink(backend_log_sink_fn fn);
 __attribute__((format(printf, 2, 3)))
 void backend_log(enum backend_log_level level, const char *fmt, ...);
+
+/*
+ * For lines that something outside the daemon can trigger over and over
+ * (a server that keeps dropping the connection, a driver that keeps
+ * sending bad requests): at most @burst lines per @interval_ns, the rest
+ * counted and reported as one "suppressed N messages" line when the next
+ * window opens.  Zeroes mean BACKEND_LOG_BURST per second.  A struct
+ * belongs to one thread (a queue's); start it zeroed.
+ */
+#define BACKEND_LOG_BURST	10
+
+struct backend_ratelimit {
+	uint64_t interval_ns;
+	unsigned int burst;
+	uint64_t window_start_ns;
+	unsigned int count;
+	unsigned int suppressed;
+};
+
+/*
+ * True if a line may go out now; if not, it is counted.  *@missed gets the
+ * number suppressed in the window that just ended (0 if none), for the
+ * caller to report first.
+ */
+bool backend_ratelimit_allow(struct backend_ratelimit *rl, unsigned int *missed);
+__attribute__((format(printf, 3, 4)))
+void backend_log_ratelimited(struct backend_ratelimit *rl,
+			     enum backend_log_level level, const char *fmt, ...);
+
+/*
+ * Copies of request data that a backend queue holds: bounce buffers, or a
+ * library's own copy of write data.  blk caps each request (seg_max x
+ * size_max), but a driver may queue a ring's worth of them; so a queue lets
+ * its copies total at most @max bytes.  A request that does not fit waits,
+ * in order, until earlier ones give their bytes back; one larger than the
+ * whole budget runs alone.  A queue thus holds at most max(@max, its
+ * largest request) bytes of copies.  Queue thread only.
+ */
+#define BACKEND_COPY_BUDGET	(16u << 20)
+
+struct backend_copy_budget {
+	uint64_t max;
+	uint64_t held;
+	uint64_t peak;			/* most held at once, for tests */
+	struct backend_io *wait_head, *wait_tail;
+	/* Runs a request that waited, once its bytes are granted. */
+	void (*resume)(void *queue, struct backend_io *io);
+	void *queue;
+	bool releasing;
+};
+
+/* @max 0 means BACKEND_COPY_BUDGET. */
+void backend_copy_init(struct backend_copy_budget *b, uint64_t max,
+		       void (*resume)(void *queue, struct backend_io *io),
+		       void *queue);
+/*
+ * Grants @io its io->len bytes and returns true, or queues it and returns
+ * false: resume() then runs it later, from inside a backend_copy_put().
+ */
+bool backend_copy_get(struct backend_copy_budget *b, struct backend_io *io);
+/* Gives back @len bytes and resumes, in order, the waiting requests that fit. */
+void backend_copy_put(struct backend_copy_budget *b, uint64_t len);
+/* Takes the oldest waiting request off the list (to fail it), or NULL. */
+struct backend_io *backend_copy_unwait(struct backend_copy_budget *b);
 
 /*
  * Parses "123", "64K", "1M", "2G", "1T" (binary multiples, either case)
@@ -361,6 +434,8 @@ int backend_queue_poll_fd(struct backend_queue *bq);
 int backend_queue_process(struct backend_queue *bq);
 /* End of a batch of submissions: see ops.queue_unplug. */
 void backend_queue_unplug(struct backend_queue *bq);
+/* See ops.queue_abort; false if the backend cannot abort. */
+bool backend_queue_abort(struct backend_queue *bq);
 
 /* Dispatch io->op through the emulation shim; io->done is always called. */
 void backend_submit(struct backend_queue *bq, struct backend_io *io);

@@ -1070,10 +1070,35 @@ err:
 	return ret;
 }
 
+/* Fails every request the queue holds; the handle must be closed. */
+static void fail_all(struct nbd_queue *q)
+{
+	struct nbd_req *r;
+
+	list_splice_front(&q->pending, &q->inflight);
+	list_splice_front(&q->pending, &q->done);
+	while ((r = list_pop(&q->pending)))
+		req_complete(r, -EIO);
+}
+
+/*
+ * The device is stopping and the server left these requests unanswered
+ * too long.  Closing the handle is what guarantees that libnbd writes
+ * into none of their buffers again; then every one fails.  The next
+ * request, if any, connects anew.
+ */
+static void nbd_queue_abort(void *queue)
+{
+	struct nbd_queue *q = queue;
+
+	if (q->h)
+		conn_fail(q, "the device is stopping and the server did not answer in time");
+	fail_all(q);
+}
+
 static void nbd_queue_fini(void *queue)
 {
 	struct nbd_queue *q = queue;
-	struct nbd_req *r;
 
 	if (q->h) {
 		/* A polite goodbye if it can go out at once; never wait for it. */
@@ -1083,10 +1108,7 @@ static void nbd_queue_fini(void *queue)
 		q->h = NULL;
 	}
 	/* The daemon drains queues before this; anything left is failed. */
-	list_splice_front(&q->pending, &q->inflight);
-	list_splice_front(&q->pending, &q->done);
-	while ((r = list_pop(&q->pending)))
-		req_complete(r, -EIO);
+	fail_all(q);
 	close(q->epfd);
 	close(q->tfd);
 	free(q);
@@ -1125,6 +1147,7 @@ static struct backend_ops nbd_ops = {
 	.prefixes = nbd_prefixes,
 	.get_thread_model = nbd_thread_model,
 	.queue_unplug = nbd_queue_unplug,
+	.queue_abort = nbd_queue_abort,
 };
 
 BACKEND_REGISTER(nbd_ops, backend_nbd_init)

@@ -197,33 +197,269 @@ static void harden_process(void)
 }
 
 /*
- * Once the device is attached and the socket is up, the daemon needs two
- * privileges: CAP_NET_ADMIN, to detach the device through vdpa netlink when
- * it is deleted, and CAP_IPC_LOCK, because its memory stays locked and new
- * threads, rings and buffers are locked too.  Everything else it touches
- * (its device fd, its backend, its files under /run) is already open or
- * owned by its own uid.  So a daemon that a hostile driver managed to
- * subvert holds little.  Capabilities belong to threads, not processes:
- * the control and queue threads call this as they start, the main thread
- * once the device is attached.
+ * What the daemon runs as once set up: --user, else the system user
+ * "vduse", else nobody (65534:65534, with a notice), never root.  Each
+ * thread holds no capability at all: memory locking needs none once
+ * RLIMIT_MEMLOCK is lifted (see drop_to_user), and everything that needs
+ * root after setup (attach, detach, destroy, removing the files under
+ * RUN_DIR) is asked of the keeper process (see keeper_main).
  */
-void drop_privileges(void)
+#define DEFAULT_USER "vduse"
+#define FALLBACK_ID 65534
+
+int resolve_user(const char *user, uid_t *uid, gid_t *gid, char *why, size_t len)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(user ? user : DEFAULT_USER);
+	if (!pw && !user) {
+		*uid = FALLBACK_ID;
+		*gid = FALLBACK_ID;
+		snprintf(why, len, "there is no user '" DEFAULT_USER "' (scripts/deps.sh "
+			 "or 'useradd --system --user-group " DEFAULT_USER "' makes it): "
+			 "running as nobody (%d:%d)", FALLBACK_ID, FALLBACK_ID);
+		return 1;
+	}
+	if (!pw) {
+		snprintf(why, len, "there is no user '%s'%s%s", user,
+			 errno ? ": " : "", errno ? strerror(errno) : "");
+		return -ENOENT;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		snprintf(why, len, "user '%s' is root or in group root: the daemon "
+			 "must not run with root's files; choose an unprivileged user",
+			 pw->pw_name);
+		return -EPERM;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* Sets the calling thread's capability sets to @caps (a bit mask). */
+static int set_caps(uint64_t caps)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	data[0].effective = data[0].permitted = (uint32_t)caps;
+	data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+/* Drops every capability but @keep from the calling thread's bounding set. */
+static void limit_bounding_set(uint64_t keep)
+{
 	int cap;
 
 	for (cap = 0; cap <= 63; cap++)
-		if (cap != CAP_NET_ADMIN && cap != CAP_IPC_LOCK)
-			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-	data[0].effective = data[0].permitted =
-		1u << CAP_NET_ADMIN | 1u << CAP_IPC_LOCK;
-	if (syscall(SYS_capset, &hdr, data) < 0)
+		if (!(keep & (1ULL << cap)) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;		/* past the last capability */
+}
+
+/*
+ * Becomes @uid:@gid for good, with no supplementary group and no
+ * capability, before any thread of ours exists: threads inherit all of it,
+ * so none of them ever serves a request with more.  glibc applies the id
+ * changes to every thread of the process anyway.
+ */
+static int drop_to_user(uid_t uid, gid_t gid)
+{
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	int ret;
+
+	/* mlockall(MCL_FUTURE) goes on locking new memory without CAP_IPC_LOCK. */
+	if (setrlimit(RLIMIT_MEMLOCK, &unlimited) < 0)
+		blk_log(BLK_LOG_WARN, "RLIMIT_MEMLOCK: %m (memory pressure may stall the device)");
+	/* Needs CAP_SETPCAP, so before the uid changes. */
+	limit_bounding_set(0);
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0)
+		return -errno;
+	/* The uid change cleared them already; make sure of all five sets. */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	ret = set_caps(0);
+	if (ret < 0)
+		return ret;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	/* Paranoia: the way back must be closed. */
+	if (setuid(0) == 0 || setgid(0) == 0)
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * Every thread calls this as it starts: it inherited an unprivileged user
+ * and no capability from the thread that made it (see drop_to_user), and
+ * this makes sure of that even for a thread started some other way.
+ */
+void drop_privileges(void)
+{
+	if (set_caps(0) < 0)
 		blk_log(BLK_LOG_WARN, "dropping capabilities: %m");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		blk_log(BLK_LOG_WARN, "PR_SET_NO_NEW_PRIVS: %m");
+	if (getuid() == 0 || geteuid() == 0)
+		blk_log(BLK_LOG_ERR, "a thread runs as root: the privilege drop was skipped");
+}
+
+/*
+ * The keeper: a child forked while the daemon is still root, before it
+ * drops.  It keeps uid 0 and CAP_NET_ADMIN only, holds no descriptor but
+ * its two pipes (and stderr, the log), never touches guest memory, and
+ * does only what the daemon asks of its own device: attach it, detach it,
+ * destroy it and remove its files.  It exits when the daemon's end of the
+ * pipe closes (the daemon exited or died), leaving the device as it is.
+ */
+enum keeper_cmd {
+	KEEPER_ATTACH = 'a',
+	KEEPER_DETACH = 'd',
+	KEEPER_DESTROY = 'x',
+};
+
+struct keeper_reply {
+	int ret;
+	char node[64];
+	char msg[480];
+};
+
+static void __attribute__((noreturn)) keeper_main(struct daemon *d, int in, int out)
+{
+	struct keeper_reply r;
+	const char *name = d->opts->name;
+	char cmd;
+	ssize_t n;
+
+	prctl(PR_SET_NAME, "vduse-blk-keep", 0, 0, 0);
+	limit_bounding_set(1ULL << CAP_NET_ADMIN);
+	if (set_caps(1ULL << CAP_NET_ADMIN) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		_exit(1);
+	for (;;) {
+		n = read(in, &cmd, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);
+		memset(&r, 0, sizeof(r));
+		switch (cmd) {
+		case KEEPER_ATTACH:
+			/* Our copy of the handle: attach uses only its name and flags. */
+			r.ret = vdk_dev_attach(d->dev, d->opts->vhost ? VDK_BUS_VHOST :
+					       VDK_BUS_VIRTIO, r.node, sizeof(r.node));
+			break;
+		case KEEPER_DETACH:
+			r.ret = vdk_dev_detach(d->dev);
+			break;
+		case KEEPER_DESTROY:
+			/* Refused while the daemon still holds /dev/vduse/NAME. */
+			r.ret = vdk_dev_destroy_by_name(name);
+			if (r.ret == 0 || !device_exists(name))
+				remove_run_files(name);
+			break;
+		default:
+			r.ret = -EINVAL;
+			break;
+		}
+		if (r.ret)
+			snprintf(r.msg, sizeof(r.msg), "%s", r.ret == -EINVAL && cmd != KEEPER_ATTACH &&
+				 cmd != KEEPER_DETACH && cmd != KEEPER_DESTROY ?
+				 "unknown request" : vdk_last_error());
+		if (write(out, &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+	}
+}
+
+static int keeper_start(struct daemon *d)
+{
+	int to[2], from[2];
+	pid_t pid;
+
+	if (pipe2(to, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(from, O_CLOEXEC) < 0) {
+		close(to[0]);
+		close(to[1]);
+		return -errno;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(to[0]);
+		close(to[1]);
+		close(from[0]);
+		close(from[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		/* Nothing of the daemon's: not its device fd, not its socket. */
+		int in = fcntl(to[0], F_DUPFD, 10), out = fcntl(from[1], F_DUPFD, 10);
+
+		if (in < 0 || out < 0 || dup2(in, 3) < 0 || dup2(out, 4) < 0)
+			_exit(1);
+		close_range(5, ~0U, 0);
+		keeper_main(d, 3, 4);
+	}
+	close(to[0]);
+	close(from[1]);
+	d->keeper_pid = pid;
+	d->keeper_fd = to[1];
+	d->keeper_reply_fd = from[0];
+	return 0;
+}
+
+/*
+ * Asks the keeper for @cmd and waits for the answer; 0 or -errno, with
+ * the keeper's message in @why.
+ */
+static int keeper_call(struct daemon *d, enum keeper_cmd cmd, char *node,
+		       size_t node_len, char *why, size_t why_len)
+{
+	struct keeper_reply r;
+	char c = (char)cmd;
+	size_t got = 0;
+	ssize_t n;
+
+	if (d->keeper_fd < 0) {
+		snprintf(why, why_len, "no keeper process");
+		return -ESRCH;
+	}
+	if (write(d->keeper_fd, &c, 1) != 1) {
+		snprintf(why, why_len, "the keeper process is gone: %m");
+		return -EPIPE;
+	}
+	while (got < sizeof(r)) {
+		n = read(d->keeper_reply_fd, (char *)&r + got, sizeof(r) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, why_len, "the keeper process died");
+			return -EPIPE;
+		}
+		got += n;
+	}
+	r.node[sizeof(r.node) - 1] = '\0';
+	r.msg[sizeof(r.msg) - 1] = '\0';
+	if (node)
+		snprintf(node, node_len, "%s", r.node);
+	snprintf(why, why_len, "%s", r.msg);
+	return r.ret;
+}
+
+static void keeper_stop(struct daemon *d)
+{
+	if (d->keeper_fd < 0)
+		return;
+	close(d->keeper_fd);
+	close(d->keeper_reply_fd);
+	d->keeper_fd = d->keeper_reply_fd = -1;
+	while (waitpid(d->keeper_pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* Log file of a background daemon; stdin and stdout go to /dev/null. */
@@ -603,7 +839,12 @@ out_detach:
 		hand_over(d);
 		goto out_free;
 	}
-	/* Detaching resets the device, which drains and stops every queue. */
+	/*
+	 * Detaching resets the device, which drains and stops every queue;
+	 * the kernel waits for the I/O in flight first, so a backend that
+	 * no longer answers must not hold it up for ever.
+	 */
+	queue_threads_abort_soon(d);
 	if (vdk_dev_detach(d->dev) < 0) {
 		blk_log(BLK_LOG_ERR, "detach: %s", vdk_last_error());
 		status = 1;

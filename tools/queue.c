@@ -12,6 +12,13 @@
  * Kicks are switched off while the thread is busy and back on just before
  * it sleeps, with one more look at the ring in between, so no request can
  * slip past unseen.
+ *
+ * Nothing the driver or the backend does can keep the thread from
+ * stopping: a batch pops at most a queue's worth of requests and looks at
+ * the stop flag between requests, and requests still at the backend when
+ * the queue stops (or when the device is being deleted, see
+ * queue_threads_abort_soon) are failed after ABORT_GRACE_NS if the backend
+ * can abort them.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -38,7 +45,11 @@ struct queue_thread {
 	struct blk_queue q;
 	size_t req_size;
 	int stop_fd;
-	atomic_bool stop;
+	atomic_bool stop;		/* set by queue_thread_stop() */
+	/* Fail what the backend still holds from then on (monotonic ns). */
+	_Atomic uint64_t abort_at;
+	bool abort_logged;
+	bool stop_armed;
 	int start_status;		/* set before start_done is posted */
 	pthread_mutex_t start_lock;
 	pthread_cond_t start_cond;
@@ -53,12 +64,21 @@ struct queue_thread {
 	struct uring_cb poll_cb;
 	bool poll_armed;
 	bool poll_ready;
+	unsigned int batch_max;		/* most requests popped per batch */
 
 	/* Interrupt coalescing, see hold_irq() */
 	bool coalesce;
 	unsigned int unnotified;	/* completions since the last notify */
 	uint64_t held_since;		/* 0 = no interrupt held */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 static struct io_uring_sqe *get_sqe(struct queue_thread *qt)
 {
@@ -104,13 +124,31 @@ static void kick_done(struct uring_cb *cb, int res, uint32_t flags)
 		qt->kicked = true;
 }
 
+/*
+ * The stop eventfd only wakes the thread: what it should do is in ->stop
+ * and ->abort_at, set before the write.
+ */
+static void arm_stop(struct queue_thread *qt)
+{
+	struct io_uring_sqe *sqe;
+
+	if (qt->stop_armed)
+		return;
+	sqe = get_sqe(qt);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, qt->stop_fd, &qt->stop_val, sizeof(qt->stop_val), 0);
+	io_uring_sqe_set_data(sqe, &qt->stop_cb);
+	qt->stop_armed = true;
+}
+
 static void stop_done(struct uring_cb *cb, int res, uint32_t flags)
 {
 	struct queue_thread *qt = container_of(cb, struct queue_thread, stop_cb);
 
 	(void)res;
 	(void)flags;
-	atomic_store(&qt->stop, true);
+	qt->stop_armed = false;
 }
 
 static void arm_poll(struct queue_thread *qt)
@@ -152,23 +190,60 @@ static unsigned int reap(struct queue_thread *qt)
 	return n;
 }
 
-/* Pops and hands on every available request; false if the ring is broken. */
+/*
+ * A driver that breaks its ring, is reset and breaks it again would write
+ * a line per cycle; the queue thread is new at each cycle, so the limit
+ * lives in the daemon: the first break of a queue is logged, then at most
+ * one line a minute that counts the rest.
+ */
+#define BREAK_LOG_NS	(60 * 1000000000ull)
+
+static void log_break(struct queue_thread *qt)
+{
+	struct queue_break_log *bl;
+	uint64_t now = now_ns();
+
+	if (qt->index >= sizeof(qt->d->breaks) / sizeof(qt->d->breaks[0]))
+		return;
+	bl = &qt->d->breaks[qt->index];
+	if (bl->logged_ns && now - bl->logged_ns < BREAK_LOG_NS) {
+		bl->suppressed++;
+		return;
+	}
+	if (bl->suppressed)
+		blk_log(BLK_LOG_ERR, "queue %u: %s; the queue stops until the driver resets the device (%u more breaks not logged in the last %llu s)",
+			qt->index, vdk_last_error(), bl->suppressed,
+			(unsigned long long)((now - bl->logged_ns) / 1000000000ull));
+	else
+		blk_log(BLK_LOG_ERR, "queue %u: %s; the queue stops until the "
+			"driver resets the device", qt->index, vdk_last_error());
+	bl->logged_ns = now;
+	bl->suppressed = 0;
+}
+
+/*
+ * Pops and hands on the available requests, at most a queue's worth (a
+ * driver that keeps the ring full must not keep us here), and none once a
+ * stop is asked for.  False if the ring is broken.
+ */
 static bool pop_all(struct queue_thread *qt, unsigned int *n)
 {
 	struct vdk_req *req;
 	int ret;
 
-	for (;; (*n)++) {
+	for (; *n < qt->batch_max; (*n)++) {
+		if (atomic_load_explicit(&qt->stop, memory_order_relaxed))
+			return true;
 		ret = vdk_vq_pop(qt->vq, qt->req_size, &req);
 		if (ret == -EAGAIN)
 			return true;
 		if (ret < 0) {
-			blk_log(BLK_LOG_ERR, "queue %u: %s; the queue stops until the "
-				"driver resets the device", qt->index, vdk_last_error());
+			log_break(qt);
 			return false;
 		}
 		blk_queue_handle_req(&qt->q, req);
 	}
+	return true;
 }
 
 static void notify(struct queue_thread *qt)
@@ -189,14 +264,6 @@ static void queue_complete(struct blk_queue *q, struct vdk_req *req, uint32_t le
 
 	qt->unnotified++;
 	blk_complete_vq(q, req, len);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /*
@@ -240,6 +307,60 @@ static uint64_t notify_or_hold(struct queue_thread *qt)
 	return wait;
 }
 
+/*
+ * How long requests may stay at the backend once the queue is stopping or
+ * the device is being deleted.  The control thread waits for the drain
+ * while the kernel's message timeout (30 s by default) runs, so it must be
+ * well below that; a backend that has not answered by then is not going
+ * to answer in time.
+ */
+#define ABORT_GRACE_NS	(10 * 1000000000ull)
+/* After the abort time, how often to fail what reached the backend since. */
+#define ABORT_RETRY_NS	(100 * 1000000ull)
+
+/* Fails what the backend still holds, once the abort time has come. */
+static void maybe_abort(struct queue_thread *qt)
+{
+	uint64_t at = atomic_load(&qt->abort_at);
+	uint64_t n = blk_queue_inflight(&qt->q);
+
+	if (!at || !n || now_ns() < at)
+		return;
+	if (backend_queue_abort(qt->q.bq)) {
+		/* Once: later passes fail what arrived since, as stragglers. */
+		if (!qt->abort_logged)
+			blk_log(BLK_LOG_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
+				qt->index, (unsigned long long)
+				(n - blk_queue_inflight(&qt->q)));
+		qt->abort_logged = true;
+		return;
+	}
+	if (!qt->abort_logged)
+		blk_log(BLK_LOG_WARN, "queue %u: %llu requests are still at the backend, which cannot abort them; the device stops when they finish",
+			qt->index, (unsigned long long)n);
+	qt->abort_logged = true;
+}
+
+/* The longest sleep that still lets maybe_abort() run in time; 0 = any. */
+static uint64_t abort_wait(struct queue_thread *qt)
+{
+	uint64_t at = atomic_load(&qt->abort_at), now;
+
+	if (!at || !blk_queue_inflight(&qt->q))
+		return 0;
+	now = now_ns();
+	return at > now ? at - now : ABORT_RETRY_NS;
+}
+
+static uint64_t min_wait(uint64_t a, uint64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
 /* Sleeps until an event, or for at most @wait_ns if that is not 0. */
 static void wait_events(struct queue_thread *qt, uint64_t wait_ns)
 {
@@ -280,13 +401,14 @@ static bool poll_ring(struct queue_thread *qt)
 
 static void run_queue(struct queue_thread *qt)
 {
+	uint64_t wait, deadline;
 	bool healthy = true;
 	unsigned int n;
-	uint64_t wait;
 
 	arm_kick(qt);
 	arm_poll(qt);
 	while (!atomic_load(&qt->stop)) {
+		arm_stop(qt);
 		if (qt->kicked) {
 			qt->kicked = false;
 			vdk_vq_kick_clear(qt->vq);
@@ -310,19 +432,25 @@ static void run_queue(struct queue_thread *qt)
 		else if (healthy && vdk_vq_enable_kicks(qt->vq, true))
 			io_uring_submit(&qt->ring);
 		else
-			wait_events(qt, wait);
+			wait_events(qt, min_wait(wait, abort_wait(qt)));
 		reap(qt);
+		maybe_abort(qt);
 		notify_or_hold(qt);
 	}
 
 	/*
 	 * Stopping (reset, detach, new memory map): the rings are still
 	 * mapped until we return, so finish what the backend holds and hand
-	 * every request back before the library takes the rings away.
+	 * every request back before the library takes the rings away, or
+	 * fail it once the backend had ABORT_GRACE_NS to answer.
 	 */
+	deadline = now_ns() + ABORT_GRACE_NS;
+	if (!atomic_load(&qt->abort_at) || atomic_load(&qt->abort_at) > deadline)
+		atomic_store(&qt->abort_at, deadline);
 	while (blk_queue_inflight(&qt->q) > 0) {
-		io_uring_submit_and_wait(&qt->ring, 1);
+		wait_events(qt, abort_wait(qt));
 		reap(qt);
+		maybe_abort(qt);
 		if (qt->poll_ready) {
 			qt->poll_ready = false;
 			backend_queue_process(qt->q.bq);
@@ -348,7 +476,6 @@ static void *queue_thread_fn(void *arg)
 	struct queue_thread *qt = arg;
 	struct daemon *d = qt->d;
 	unsigned int depth = d->blk.queue_size;
-	struct io_uring_sqe *sqe;
 	int ret;
 
 	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
@@ -370,10 +497,9 @@ static void *queue_thread_fn(void *arg)
 	}
 	qt->req_size = blk_req_size(&d->blk);
 	qt->coalesce = backend_queue_poll_fd(qt->q.bq) >= 0;
+	qt->batch_max = depth;
 
-	sqe = io_uring_get_sqe(&qt->ring);
-	io_uring_prep_read(sqe, qt->stop_fd, &qt->stop_val, sizeof(qt->stop_val), 0);
-	io_uring_sqe_set_data(sqe, &qt->stop_cb);
+	arm_stop(qt);
 	start_done(qt, 0);
 
 	run_queue(qt);
@@ -448,6 +574,7 @@ void queue_thread_stop(struct daemon *d, struct vdk_vq *vq)
 	if (index >= d->nr_queues || !d->queues[index])
 		return;
 	qt = d->queues[index];
+	atomic_store(&qt->stop, true);
 	if (write(qt->stop_fd, &one, sizeof(one)) < 0)
 		blk_log(BLK_LOG_WARN, "queue %u: stop: %m", index);
 	pthread_join(qt->thread, NULL);
@@ -461,6 +588,27 @@ void queue_thread_stop(struct daemon *d, struct vdk_vq *vq)
 
 	close(qt->stop_fd);
 	free(qt);
+}
+
+void queue_threads_abort_soon(struct daemon *d)
+{
+	uint64_t at = now_ns() + ABORT_GRACE_NS, cur, one = 1;
+	struct queue_thread *qt;
+	unsigned int i;
+
+	pthread_mutex_lock(&d->queues_lock);
+	for (i = 0; i < d->nr_queues; i++) {
+		qt = d->queues[i];
+		if (!qt)
+			continue;
+		cur = atomic_load(&qt->abort_at);
+		if (!cur || cur > at)
+			atomic_store(&qt->abort_at, at);
+		/* Wakes it, so that its sleep is bounded by the new time. */
+		if (write(qt->stop_fd, &one, sizeof(one)) < 0)
+			blk_log(BLK_LOG_WARN, "queue %u: wake: %m", i);
+	}
+	pthread_mutex_unlock(&d->queues_lock);
 }
 
 bool queue_thread_stats(struct daemon *d, unsigned int index,

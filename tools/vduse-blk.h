@@ -81,6 +81,11 @@ struct daemon {
 	pthread_mutex_t queues_lock;
 	/* Counters of queues that stopped, so stats survive a reset. */
 	struct blk_stats_snapshot retired[64];
+	/* Rate limit of "queue broken" lines, across queue restarts. */
+	struct queue_break_log {
+		uint64_t logged_ns;
+		unsigned int suppressed;
+	} breaks[64];
 
 	int sock_fd;			/* control socket, -1 if none */
 	char sock_path[300];
@@ -92,6 +97,12 @@ struct daemon {
 /* queue.c */
 int queue_thread_start(struct daemon *d, struct vdk_vq *vq);
 void queue_thread_stop(struct daemon *d, struct vdk_vq *vq);
+/*
+ * Requests that are still at the backend 10 s from now are failed then
+ * (where the backend can abort them), so that a device being deleted is
+ * not held up for ever by a server that is gone.  Any thread.
+ */
+void queue_threads_abort_soon(struct daemon *d);
 /* Adds queue @index's counters to @snap; false if it is not running. */
 bool queue_thread_stats(struct daemon *d, unsigned int index,
 			struct blk_stats_snapshot *snap);
