@@ -36,8 +36,19 @@
  * The kernel sees nothing but a delay, unless opts->io_timeout_s is set:
  * then a request that has waited that long fails with -EIO, and a
  * connection that leaves one unanswered that long counts as dead.  One
- * log line when a connection is lost, one when it is back.  A new export
- * size seen on reconnect is recorded; get_size reports it.
+ * log line when a connection is lost, one when it is back, at most
+ * LOG_BURST of them per LOG_INTERVAL_NS and queue, so that a server that
+ * keeps accepting and dropping connections cannot fill the log (it lives
+ * in /run, in RAM).  A new export size seen on reconnect is recorded;
+ * get_size reports it.
+ *
+ * Bounce buffers: libnbd sends and receives one contiguous buffer, so a
+ * request whose segments are not adjacent in memory is copied.  Each queue
+ * lets its copies total at most BACKEND_COPY_BUDGET (backend.h); a request
+ * that does not fit waits until earlier copies are freed.  Waiting rather
+ * than bouncing in smaller chunks: blk already caps a request at about a
+ * MiB, far below the budget, so only a deep queue of large scattered
+ * requests ever waits, and each request stays one NBD command.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -67,6 +78,9 @@
 #define PAYLOAD_DEFAULT		(32u << 20)
 /* NBD lengths are 32-bit; keep trim and zero chunks well inside. */
 #define RANGE_CHUNK		(1u << 30)
+/* Connection lost / back lines: a few cycles a minute, then a count. */
+#define LOG_INTERVAL_NS		(60 * NSEC_PER_SEC)
+#define LOG_BURST		6
 
 /* epoll tags */
 #define TAG_TIMER	0
@@ -117,6 +131,8 @@ struct nbd_queue {
 	bool corked;
 	unsigned int batch;	/* requests submitted since the last unplug */
 	char why[256];		/* the last connection failure */
+	struct backend_ratelimit rl;	/* connection messages */
+	struct backend_copy_budget copy;	/* bounce buffers */
 	struct link pending;	/* waiting for a connection */
 	struct link inflight;	/* handed to libnbd */
 	struct link done;	/* libnbd called back; to be finished */
@@ -619,7 +635,7 @@ static void conn_fail(struct nbd_queue *q, const char *why)
 		q->backoff = BACKOFF_MIN_NS;
 		q->down_since = now;
 		/* Commands libnbd aborted wait on the done list until drained. */
-		backend_log(BACKEND_LOG_WARN, "nbd: queue %u: lost the connection to %s (%s); reconnecting, %u requests wait%s",
+		backend_log_ratelimited(&q->rl, BACKEND_LOG_WARN, "nbd: queue %u: lost the connection to %s (%s); reconnecting, %u requests wait%s",
 			    q->index, q->d->uri, q->why,
 			    list_count(&q->pending) + list_count(&q->done),
 			    q->d->io_timeout_ns ? " up to the I/O timeout" : "");
@@ -627,7 +643,7 @@ static void conn_fail(struct nbd_queue *q, const char *why)
 	} else {
 		if (!q->down_logged) {
 			q->down_since = now;
-			backend_log(BACKEND_LOG_WARN, "nbd: queue %u: cannot connect to %s (%s); retrying",
+			backend_log_ratelimited(&q->rl, BACKEND_LOG_WARN, "nbd: queue %u: cannot connect to %s (%s); retrying",
 				    q->index, q->d->uri, q->why);
 			q->down_logged = true;
 		}
@@ -655,11 +671,11 @@ static void conn_ready(struct nbd_queue *q)
 		uint64_t old = atomic_exchange(&d->size, (uint64_t)size);
 
 		if (old != (uint64_t)size)
-			backend_log(BACKEND_LOG_WARN, "nbd: the export %s is now %" PRId64 " bytes (was %" PRIu64 ")",
+			backend_log_ratelimited(&q->rl, BACKEND_LOG_WARN, "nbd: the export %s is now %" PRId64 " bytes (was %" PRIu64 ")",
 				    d->uri, size, old);
 	}
 	if (q->down_logged) {
-		backend_log(BACKEND_LOG_INFO, "nbd: queue %u: connected to %s after %.1f s; resending %u requests",
+		backend_log_ratelimited(&q->rl, BACKEND_LOG_INFO, "nbd: queue %u: connected to %s after %.1f s; resending %u requests",
 			    q->index, d->uri, (double)(now_ns() - q->down_since) / NSEC_PER_SEC,
 			    list_count(&q->pending));
 		q->down_logged = false;
@@ -735,15 +751,21 @@ static int req_cb(void *opaque, int *error)
 static void req_complete(struct nbd_req *r, int result)
 {
 	struct backend_io *io = backend_io_from_priv(r);
+	struct nbd_queue *q = r->q;
+	uint64_t len = io->len;
 
-	if (r->bounce) {
-		if (result == 0 && io->op == BACKEND_OP_READ)
-			buf_to_iov(io->iov, io->iovcnt, r->buf, io->len);
-		free(r->buf);
-		r->buf = NULL;
-		r->bounce = false;
+	if (!r->bounce) {
+		backend_io_complete(io, result);
+		return;
 	}
+	if (result == 0 && io->op == BACKEND_OP_READ)
+		buf_to_iov(io->iov, io->iovcnt, r->buf, io->len);
+	free(r->buf);
+	r->buf = NULL;
+	r->bounce = false;
+	/* @r may be reused once completed: @q and @len were read before. */
 	backend_io_complete(io, result);
+	backend_copy_put(&q->copy, len);
 }
 
 /* Sends the next chunk of @r; it is connected (CONN_READY). */
@@ -853,26 +875,54 @@ static void q_drain(struct nbd_queue *q)
 	q->draining = false;
 }
 
-/* Gives the request a contiguous buffer: the driver's, or a copy. */
-static int req_buf(struct nbd_req *r, struct backend_io *io)
+static bool iov_adjacent(const struct backend_io *io)
 {
 	unsigned int i;
 
 	for (i = 1; i < io->iovcnt; i++)
 		if ((char *)io->iov[i - 1].iov_base + io->iov[i - 1].iov_len !=
 		    io->iov[i].iov_base)
-			break;
-	if (i >= io->iovcnt) {
-		r->buf = io->iov[0].iov_base;
-		return 0;
-	}
-	r->buf = malloc(io->len);
-	if (!r->buf)
+			return false;
+	return true;
+}
+
+/*
+ * The copy for a request whose bytes in q->copy were granted; on failure
+ * it gives them back and completes the request.
+ */
+static int req_bounce(struct nbd_queue *q, struct nbd_req *r)
+{
+	struct backend_io *io = backend_io_from_priv(r);
+	uint64_t len = io->len;
+
+	r->buf = malloc(len);
+	if (!r->buf) {
+		backend_io_complete(io, -ENOMEM);
+		backend_copy_put(&q->copy, len);
 		return -ENOMEM;
+	}
 	r->bounce = true;
 	if (io->op == BACKEND_OP_WRITE)
-		iov_to_buf(io->iov, io->iovcnt, 0, r->buf, io->len);
+		iov_to_buf(io->iov, io->iovcnt, 0, r->buf, len);
 	return 0;
+}
+
+static void req_arm_timer(struct nbd_queue *q, const struct nbd_req *r)
+{
+	if (r->deadline && (!q->timer_at || r->deadline < q->timer_at))
+		timer_set(q, r->deadline);
+}
+
+/* A request that waited for bounce room got it (from req_complete). */
+static void nbd_resume(void *queue, struct backend_io *io)
+{
+	struct nbd_queue *q = queue;
+	struct nbd_req *r = backend_io_priv(io);
+
+	if (req_bounce(q, r))
+		return;
+	req_arm_timer(q, r);
+	req_send(q, r);
 }
 
 static void nbd_submit(void *queue, struct backend_io *io)
@@ -883,16 +933,20 @@ static void nbd_submit(void *queue, struct backend_io *io)
 	memset(r, 0, sizeof(*r));
 	list_init(&r->link);
 	r->q = q;
-	if ((io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE) &&
-	    req_buf(r, io) < 0) {
-		backend_io_complete(io, -ENOMEM);
-		return;
-	}
-	if (q->d->io_timeout_ns) {
+	if (q->d->io_timeout_ns)
 		r->deadline = now_ns() + q->d->io_timeout_ns;
-		if (!q->timer_at)
-			timer_set(q, r->deadline);
+	if (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE) {
+		if (iov_adjacent(io)) {
+			r->buf = io->iov[0].iov_base;
+		} else {
+			/* Else nbd_resume() goes on once earlier copies are freed. */
+			if (!backend_copy_get(&q->copy, io))
+				return;
+			if (req_bounce(q, r))
+				return;
+		}
 	}
+	req_arm_timer(q, r);
 	if (q->batch++ && q->can_cork && q->state == CONN_READY)
 		sock_cork(q, true);
 	req_send(q, r);
@@ -942,7 +996,7 @@ static void q_timer(struct nbd_queue *q)
 			}
 		}
 		if (n)
-			backend_log(BACKEND_LOG_ERR, "nbd: queue %u: %u requests failed: no answer from %s within the I/O timeout",
+			backend_log_ratelimited(&q->rl, BACKEND_LOG_ERR, "nbd: queue %u: %u requests failed: no answer from %s within the I/O timeout",
 				    q->index, n, q->d->uri);
 		while ((r = list_pop(&expired)))
 			req_complete(r, -EIO);
@@ -1040,6 +1094,9 @@ static int nbd_queue_init(void *handle, const struct backend_queue_env *env,
 	q->d = handle;
 	q->index = env->index;
 	q->sock = -1;
+	q->rl.interval_ns = LOG_INTERVAL_NS;
+	q->rl.burst = LOG_BURST;
+	backend_copy_init(&q->copy, 0, nbd_resume, q);
 	list_init(&q->pending);
 	list_init(&q->inflight);
 	list_init(&q->done);
@@ -1073,8 +1130,12 @@ err:
 /* Fails every request the queue holds; the handle must be closed. */
 static void fail_all(struct nbd_queue *q)
 {
+	struct backend_io *io;
 	struct nbd_req *r;
 
+	/* First those waiting for bounce room: nothing may resume them now. */
+	while ((io = backend_copy_unwait(&q->copy)))
+		backend_io_complete(io, -EIO);
 	list_splice_front(&q->pending, &q->inflight);
 	list_splice_front(&q->pending, &q->done);
 	while ((r = list_pop(&q->pending)))

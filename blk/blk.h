@@ -150,14 +150,12 @@ struct blk_stats_snapshot {
 	uint64_t lat_hist[BLK_LAT_BUCKETS];
 };
 
-/* Rate limit state for one queue's log messages. */
+/* Rate limit state for one queue's log messages (backend.h's, 10 a second). */
 struct blk_ratelimit {
-	uint64_t window_start_ns;
-	unsigned int count;
-	unsigned int suppressed;
+	struct backend_ratelimit base;
 };
 
-#define BLK_LOG_BURST 10	/* messages per second and queue */
+#define BLK_LOG_BURST BACKEND_LOG_BURST	/* messages per second and queue */
 
 struct blk_queue;
 

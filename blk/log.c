@@ -10,11 +10,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "blk.h"
-
-#define NSEC_PER_SEC 1000000000ull
 
 static void stderr_sink(enum blk_log_level level, const char *msg)
 {
@@ -55,39 +52,26 @@ void blk_log(enum blk_log_level level, const char *fmt, ...)
 	errno = saved;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 void blk_ratelimit_flush(struct blk_ratelimit *rl)
 {
-	if (!rl->suppressed)
+	if (!rl->base.suppressed)
 		return;
-	blk_log(BLK_LOG_WARN, "suppressed %u messages", rl->suppressed);
-	rl->suppressed = 0;
+	blk_log(BLK_LOG_WARN, "suppressed %u messages", rl->base.suppressed);
+	rl->base.suppressed = 0;
 }
 
 void blk_log_ratelimited(struct blk_ratelimit *rl, enum blk_log_level level,
 			 const char *fmt, ...)
 {
 	int saved = errno;
-	uint64_t now = mono_ns();
+	unsigned int missed;
+	bool ok = backend_ratelimit_allow(&rl->base, &missed);
 	va_list ap;
 
-	if (now - rl->window_start_ns >= NSEC_PER_SEC) {
-		blk_ratelimit_flush(rl);
-		rl->window_start_ns = now;
-		rl->count = 0;
-	}
-	if (rl->count >= BLK_LOG_BURST) {
-		rl->suppressed++;
+	if (missed)
+		blk_log(BLK_LOG_WARN, "suppressed %u messages", missed);
+	if (!ok)
 		return;
-	}
-	rl->count++;
 	errno = saved;
 	va_start(ap, fmt);
 	log_emit(level, fmt, ap);
