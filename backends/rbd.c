@@ -25,7 +25,10 @@
  * would have its own librbd cache, which the others cannot see.
  *
  * Data path: rbd_aio_readv/writev/flush/discard/write_zeroes, never a
- * blocking call.  librbd calls the completion callback on its own
+ * blocking call.  librbd copies write data (rbd_disable_zero_copy_writes
+ * is on by default) and reads into buffers of its own, so reads and writes
+ * count against the queue's copy budget (backend.h): a driver queueing a
+ * ring of large requests waits instead of making librbd hold all of it.  librbd calls the completion callback on its own
  * completion thread; the callback pushes the request onto its queue's
  * lock-free done list and writes the queue's eventfd if the list was
  * empty.  The daemon polls that eventfd and queue_process completes the
@@ -115,6 +118,7 @@ struct rbd_queue {
 	int efd;
 	_Atomic(struct rbd_req *) done;	/* completed by librbd, newest first */
 	struct rbd_req *wait_head, *wait_tail;	/* waiting for the connection */
+	struct backend_copy_budget copy;	/* bytes librbd may hold copies of */
 };
 
 /* Per-operation state, in the space behind each struct backend_io. */
@@ -122,6 +126,7 @@ struct rbd_req {
 	struct rbd_req *next;
 	struct rbd_queue *q;
 	ssize_t ret;
+	uint64_t copy_len;	/* granted by q->copy; given back at the end */
 };
 
 static void free_disk(struct rbd_disk *d)
@@ -678,6 +683,16 @@ static void req_cb(rbd_completion_t c, void *arg)
 		return;
 }
 
+/* Every request ends here: completes it and gives back its copy bytes. */
+static void req_done(struct rbd_queue *q, struct rbd_req *r, int result)
+{
+	uint64_t len = r->copy_len;
+
+	backend_io_complete(backend_io_from_priv(r), result);
+	if (len)
+		backend_copy_put(&q->copy, len);
+}
+
 static void req_issue(struct rbd_queue *q, struct rbd_req *r)
 {
 	struct backend_io *io = backend_io_from_priv(r);
@@ -687,7 +702,7 @@ static void req_issue(struct rbd_queue *q, struct rbd_req *r)
 
 	ret = rbd_aio_create_completion(r, req_cb, &c);
 	if (ret < 0) {
-		backend_io_complete(io, ret);
+		req_done(q, r, ret);
 		return;
 	}
 	switch (io->op) {
@@ -715,7 +730,7 @@ static void req_issue(struct rbd_queue *q, struct rbd_req *r)
 	}
 	if (ret < 0) {
 		rbd_aio_release(c);
-		backend_io_complete(io, ret);
+		req_done(q, r, ret);
 	}
 }
 
@@ -753,8 +768,34 @@ static void flush_waiting(struct rbd_queue *q)
 		if (state == CONN_READY)
 			req_issue(q, r);
 		else
-			backend_io_complete(backend_io_from_priv(r), -EIO);
+			req_done(q, r, -EIO);
 	}
+}
+
+static void req_dispatch(struct rbd_queue *q, struct rbd_req *r)
+{
+	switch (atomic_load(&q->d->state)) {
+	case CONN_READY:
+		flush_waiting(q);
+		req_issue(q, r);
+		return;
+	case CONN_BROKEN:
+		req_done(q, r, -EIO);
+		return;
+	default:
+		wait_add(q, r);
+		return;
+	}
+}
+
+/* A read or write that waited for copy room got it. */
+static void rbd_resume(void *queue, struct backend_io *io)
+{
+	struct rbd_queue *q = queue;
+	struct rbd_req *r = backend_io_priv(io);
+
+	r->copy_len = io->len;
+	req_dispatch(q, r);
 }
 
 static void rbd_submit(void *queue, struct backend_io *io)
@@ -763,18 +804,14 @@ static void rbd_submit(void *queue, struct backend_io *io)
 	struct rbd_req *r = backend_io_priv(io);
 
 	r->q = q;
-	switch (atomic_load(&q->d->state)) {
-	case CONN_READY:
-		flush_waiting(q);
-		req_issue(q, r);
-		return;
-	case CONN_BROKEN:
-		backend_io_complete(io, -EIO);
-		return;
-	default:
-		wait_add(q, r);
-		return;
+	r->copy_len = 0;
+	if (io->op == BACKEND_OP_READ || io->op == BACKEND_OP_WRITE) {
+		/* Else rbd_resume() goes on once earlier requests are done. */
+		if (!backend_copy_get(&q->copy, io))
+			return;
+		r->copy_len = io->len;
 	}
+	req_dispatch(q, r);
 }
 
 static int rbd_queue_process(void *queue)
@@ -794,11 +831,9 @@ static int rbd_queue_process(void *queue)
 		fifo = r;
 	}
 	for (r = fifo; r; r = next) {
-		struct backend_io *io = backend_io_from_priv(r);
-
 		next = r->next;
 		/* Reads and writes return a byte count; the range was valid. */
-		backend_io_complete(io, r->ret < 0 ? (int)r->ret : 0);
+		req_done(q, r, r->ret < 0 ? (int)r->ret : 0);
 	}
 	return 0;
 }
@@ -823,6 +858,7 @@ static int rbd_queue_init(void *handle, const struct backend_queue_env *env,
 		return -ENOMEM;
 	}
 	q->d = d;
+	backend_copy_init(&q->copy, 0, rbd_resume, q);
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->efd < 0) {
 		ret = -errno;
@@ -853,6 +889,7 @@ static void rbd_queue_fini(void *queue)
 	struct rbd_queue *q = queue;
 	struct rbd_disk *d = q->d;
 	struct rbd_queue **p;
+	struct backend_io *io;
 	struct rbd_req *r;
 
 	pthread_mutex_lock(&d->lock);
@@ -864,8 +901,10 @@ static void rbd_queue_fini(void *queue)
 	}
 	pthread_mutex_unlock(&d->lock);
 	/* The daemon drains the queue first; whatever still waits fails. */
+	while ((io = backend_copy_unwait(&q->copy)))
+		backend_io_complete(io, -EIO);
 	while ((r = wait_pop(q)))
-		backend_io_complete(backend_io_from_priv(r), -EIO);
+		req_done(q, r, -EIO);
 	close(q->efd);
 	free(q);
 }
