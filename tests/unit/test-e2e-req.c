@@ -710,6 +710,125 @@ static void c_larger_than_disk(void)
 	e2e_fini(&e);
 }
 
+/* Serves one chain of @n segments and returns its status byte. */
+static uint8_t submit_segs(const struct sim_seg *segs, unsigned int n,
+			   uint32_t used_len, uint64_t status)
+{
+	submit(segs, n, used_len);
+	return e2e_byte(&e, status);
+}
+
+/*
+ * The data of a request is capped at seg_max x size_max, what a driver that
+ * honours both can send; descriptors that all point at one buffer must not
+ * make a bigger request out of a small one (the default size_max is not
+ * enforced per segment, only the total).
+ */
+static void c_data_cap(void)
+{
+	struct sim_seg segs[64];
+	uint64_t cap, buf, s, big = E2E_BIG_IOVA;
+	unsigned int i, n;
+
+	init(&(struct e2e_opts){ .vq_features = E2E_F_INDIRECT,
+				 .disk_size = 2 << 20 });
+	/* Ring of 64: seg_max 62, size_max 16 KiB. */
+	cap = e.dev.max_data;
+	T_ASSERT_EQ(cap, 62 * 16384);
+	buf = e2e_buf(&e, 32768, 0x5a);
+	s = e2e_buf(&e, 1, 0xff);
+
+	/* Exactly the cap, in 31 descriptors of 32 KiB over one buffer. */
+	segs[0] = (struct sim_seg){ e2e_hdr(&e, VIRTIO_BLK_T_OUT, 0), 16, R };
+	for (i = 1; i <= 31; i++)
+		segs[i] = (struct sim_seg){ buf, 32768, R };
+	segs[32] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, 33, 1, s), VIRTIO_BLK_S_OK);
+	T_ASSERT_EQ(e2e_disk.n[BACKEND_OP_WRITE], 1);
+	T_ASSERT_EQ(e2e_disk.log[0].len, cap);
+
+	/* One sector more: refused before it reaches the disk. */
+	segs[32] = (struct sim_seg){ buf, 512, R };
+	segs[33] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, 34, 1, s), VIRTIO_BLK_S_IOERR);
+	/* The same as a read. */
+	segs[0].addr = e2e_hdr(&e, VIRTIO_BLK_T_IN, 0);
+	for (i = 1; i <= 32; i++)
+		segs[i].write = true;
+	T_ASSERT_EQ(submit_segs(segs, 34, cap + 512 + 1, s), VIRTIO_BLK_S_IOERR);
+	T_ASSERT_EQ(e2e_disk_ops(), 1);
+
+	/*
+	 * The audit's request: 62 descriptors of 64 MiB over one buffer of
+	 * memory that faults if touched, almost 4 GiB in all.  Refused from
+	 * the lengths alone, read or write.
+	 */
+	e2e_map_none(&e, big, 64 << 20, VDK_PERM_RW);
+	n = 0;
+	segs[n++] = (struct sim_seg){ e2e_hdr(&e, VIRTIO_BLK_T_OUT, 0), 16, R };
+	for (i = 0; i < 62; i++)
+		segs[n++] = (struct sim_seg){ big, 64 << 20, R };
+	segs[n++] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, n, 1, s), VIRTIO_BLK_S_IOERR);
+	segs[0].addr = e2e_hdr(&e, VIRTIO_BLK_T_IN, 0);
+	for (i = 1; i < n; i++)
+		segs[i].write = true;
+	T_ASSERT_EQ(submit_segs(segs, n, 62u * (64u << 20) + 1, s),
+		    VIRTIO_BLK_S_IOERR);
+	T_ASSERT_EQ(e2e_disk_ops(), 1);
+	e2e_fini(&e);
+}
+
+/*
+ * More than seg_max data segments of size_max bytes each: over the cap.
+ * Fewer bytes in more segments pass (a descriptor that crosses two IOTLB
+ * regions arrives as two segments).
+ */
+static void c_seg_cap(void)
+{
+	struct sim_seg segs[20];
+	uint64_t buf, s;
+	unsigned int i;
+
+	/* A ring of 64 serving a device that advertises a queue of 16. */
+	init(&(struct e2e_opts){ .vq_features = E2E_F_INDIRECT,
+				 .blk = { .queue_size = 16, .size_max = 4096 } });
+	T_ASSERT_EQ(e.dev.seg_max, 14);
+	T_ASSERT_EQ(e.dev.max_data, 14 * 4096);
+	buf = e2e_buf(&e, 4096, 0x3c);
+	s = e2e_buf(&e, 1, 0xff);
+	e2e_disk_fill(0, 65536, 0x77);
+
+	/* seg_max pages: the largest request a driver sends. */
+	segs[0] = (struct sim_seg){ e2e_hdr(&e, VIRTIO_BLK_T_IN, 0), 16, R };
+	for (i = 1; i <= 14; i++)
+		segs[i] = (struct sim_seg){ buf, 4096, W };
+	segs[15] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, 16, 14 * 4096 + 1, s), VIRTIO_BLK_S_OK);
+	T_ASSERT(e2e_all(&e, buf, 4096, 0x77));
+
+	/* seg_max + 1 pages. */
+	segs[15] = (struct sim_seg){ buf, 4096, W };
+	segs[16] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, 17, 15 * 4096 + 1, s), VIRTIO_BLK_S_IOERR);
+	T_ASSERT_EQ(e2e_disk_ops(), 1);
+
+	/* The same as a write. */
+	segs[0].addr = e2e_hdr(&e, VIRTIO_BLK_T_OUT, 0);
+	for (i = 1; i <= 15; i++)
+		segs[i].write = false;
+	T_ASSERT_EQ(submit_segs(segs, 17, 1, s), VIRTIO_BLK_S_IOERR);
+	T_ASSERT_EQ(e2e_disk_ops(), 1);
+
+	/* seg_max + 1 half pages: within the cap, served. */
+	for (i = 1; i <= 15; i++)
+		segs[i].len = 2048;
+	T_ASSERT_EQ(submit_segs(segs, 17, 1, s), VIRTIO_BLK_S_OK);
+	T_ASSERT_EQ(e2e_disk.n[BACKEND_OP_WRITE], 1);
+	T_ASSERT_EQ(e2e_disk.log[1].len, 15 * 2048);
+	e2e_fini(&e);
+}
+
 static const struct e2e_case cases[] = {
 	{ "baseline", c_baseline },
 	{ "hdr-writable", c_hdr_writable },
@@ -731,6 +850,8 @@ static const struct e2e_case cases[] = {
 	{ "size-max", c_size_max },
 	{ "past-mapping", c_past_mapping },
 	{ "larger-than-disk", c_larger_than_disk },
+	{ "data-cap", c_data_cap },
+	{ "seg-cap", c_seg_cap },
 };
 
 int main(int argc, char **argv)
