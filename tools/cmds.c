@@ -30,20 +30,31 @@ static bool check_name_arg(const char *cmd, int argc, char **argv, int want)
 	return true;
 }
 
-/* Prints one list entry for a device no daemon of ours answers for. */
-static void list_orphan(const char *name, bool json, bool first)
+void list_orphan(FILE *out, const char *name, const char *node, bool json,
+		 bool first)
+{
+	if (json) {
+		/* Names may hold any printable character, '"' and '\\' too. */
+		fprintf(out, "%s{\"name\": ", first ? "" : ",\n ");
+		json_print_str(out, name);
+		fprintf(out, ", \"node\": ");
+		json_print_str(out, node);
+		fprintf(out, ", \"backend\": null, \"size\": null, \"queues\": null, "
+			"\"pid\": null, \"state\": \"no daemon\"}");
+	} else {
+		fprintf(out, "%-16s %-18s %-28s %12s %6s %8s %s\n", name, node, "-",
+			"-", "-", "-", "no daemon (recover or del)");
+	}
+}
+
+/* Lists a device no daemon of ours answers for. */
+static void show_orphan(const char *name, bool json, bool first)
 {
 	char node[64] = "-";
 
 	if (vdk_dev_node(name, node, sizeof(node)) < 0)
 		strcpy(node, "-");
-	if (json)
-		printf("%s{\"name\": \"%s\", \"node\": \"%s\", \"backend\": null, "
-		       "\"size\": null, \"queues\": null, \"pid\": null, "
-		       "\"state\": \"no daemon\"}", first ? "" : ",\n ", name, node);
-	else
-		printf("%-16s %-18s %-28s %12s %6s %8s %s\n", name, node, "-", "-",
-		       "-", "-", "no daemon (recover or del)");
+	list_orphan(stdout, name, node, json, first);
 }
 
 int cmd_list(int argc, char **argv)
@@ -74,7 +85,7 @@ int cmd_list(int argc, char **argv)
 		if (name[0] == '.' || !strcmp(name, "control"))
 			continue;
 		if (ctl_request(name, json ? "info" : "info-tsv", reply, REPLY_MAX) < 0) {
-			list_orphan(name, json, shown == 0);
+			show_orphan(name, json, shown == 0);
 		} else if (json) {
 			reply[strcspn(reply, "\n")] = '\0';
 			printf("%s%s", shown ? ",\n " : "", reply);
@@ -86,7 +97,7 @@ int cmd_list(int argc, char **argv)
 			for (k = 0; k < 7; k++)
 				f[k] = strsep(&p, "\t");
 			if (!f[6]) {
-				list_orphan(name, false, false);
+				show_orphan(name, false, false);
 			} else {
 				printf("%-16s %-18s %-28s %12s %6s %8s %s\n", f[0], f[1],
 				       f[2], f[3], f[4], f[5], f[6]);

@@ -12,10 +12,17 @@
  *   handover    drain and exit, leaving the device for the next daemon
  * Only root may connect: the folder is 0700, the socket 0600, and the
  * peer's credentials are checked as well.  The main thread serves it; a
- * client gets one second to send its line.
+ * client gets CTL_REQUEST_MS in all to send its line and one second to
+ * take the answer, so a slow one cannot hold the daemon up for long.
+ *
+ * The socket is RUN_DIR/NAME.sock; a name too long for that to fit in a
+ * sockaddr_un has no socket (add refuses such names), never a cut path
+ * that could be another device's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -50,9 +57,59 @@ size_t read_line(int fd, char *buf, size_t len)
 	return got;
 }
 
-void ctl_sock_path(const char *name, char *buf, size_t len)
+static int64_t now_ms(void)
 {
-	snprintf(buf, len, RUN_DIR "/%s.sock", name);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool read_request(int fd, char *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t n;
+	int left;
+
+	buf[0] = '\0';
+	while (got < len - 1) {
+		left = (int)(deadline - now_ms());
+		if (left <= 0)
+			return false;
+		n = poll(&pfd, 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		n = read(fd, buf + got, len - 1 - got);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+		buf[got] = '\0';
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	return true;
+}
+
+int ctl_sock_path(const char *name, char *buf, size_t len)
+{
+	struct sockaddr_un sa;
+	int n;
+
+	/* Whatever @len is, the path must also fit where it is used. */
+	if (len > sizeof(sa.sun_path))
+		len = sizeof(sa.sun_path);
+	n = snprintf(buf, len, RUN_DIR "/%s.sock", name);
+	if (n < 0 || (size_t)n >= len) {
+		buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
 }
 
 int ctl_listen(struct daemon *d)
@@ -60,9 +117,9 @@ int ctl_listen(struct daemon *d)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
 
-	ctl_sock_path(d->opts->name, d->sock_path, sizeof(d->sock_path));
-	if (strlen(d->sock_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
+	ret = ctl_sock_path(d->opts->name, d->sock_path, sizeof(d->sock_path));
+	if (ret < 0)
+		return ret;
 	strcpy(sa.sun_path, d->sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -140,6 +197,16 @@ static void out_json_str(struct out *o, const char *s)
 	out_printf(o, "\"");
 }
 
+void json_print_str(FILE *f, const char *s)
+{
+	struct out o = { 0 };
+
+	out_json_str(&o, s);
+	if (o.buf)
+		fwrite(o.buf, 1, o.len, f);
+	free(o.buf);
+}
+
 static void handle_info(struct daemon *d, struct out *o, bool tsv)
 {
 	const char *state = atomic_load(&d->ctl_running) ? "running" : "broken";
@@ -215,7 +282,11 @@ static void handle_stats(struct daemon *d, struct out *o, bool text)
 			   "bytes-read", "bytes-wrtn", "errors", "infl",
 			   "avg-us", "p50-us", "p99-us", "be-flush");
 	else
-		out_printf(o, "{\"name\": \"%s\", \"queues\": [", d->opts->name);
+	{
+		out_printf(o, "{\"name\": ");
+		out_json_str(o, d->opts->name);
+		out_printf(o, ", \"queues\": [");
+	}
 	for (i = 0; i < d->nr_queues; i++) {
 		char label[16];
 
@@ -288,25 +359,13 @@ static bool peer_is_root(int fd)
 	       cred.uid == 0;
 }
 
-void ctl_accept(struct daemon *d)
+char *ctl_answer(struct daemon *d, const char *request, size_t *len)
 {
-	struct timeval tv = { .tv_sec = 1 };
-	struct out o = { 0 };
 	char line[LINE_MAX_LEN];
-	int fd;
+	struct out o = { 0 };
 
-	fd = accept4(d->sock_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (!peer_is_root(fd)) {
-		out_printf(&o, "ERR permission denied: only root may control devices\n");
-		goto reply;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	read_line(fd, line, sizeof(line));
+	snprintf(line, sizeof(line), "%s", request);
 	line[strcspn(line, "\r\n")] = '\0';
-
 	if (!strcmp(line, "info")) {
 		handle_info(d, &o, false);
 	} else if (!strcmp(line, "info-tsv")) {
@@ -327,10 +386,36 @@ void ctl_accept(struct daemon *d)
 	} else {
 		out_printf(&o, "ERR unknown request\n");
 	}
-reply:
-	if (o.buf && write(fd, o.buf, o.len) < 0)
+	*len = o.len;
+	return o.buf;
+}
+
+void ctl_accept(struct daemon *d)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char line[LINE_MAX_LEN], *reply;
+	const char *fixed = NULL;
+	size_t len = 0;
+	int fd;
+
+	fd = accept4(d->sock_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (!peer_is_root(fd))
+		fixed = "ERR permission denied: only root may control devices\n";
+	else if (!read_request(fd, line, sizeof(line), CTL_REQUEST_MS))
+		fixed = "ERR the request did not arrive in time\n";
+	reply = fixed ? NULL : ctl_answer(d, line, &len);
+	if (fixed) {
+		reply = strdup(fixed);
+		len = reply ? strlen(reply) : 0;
+	}
+	/* The answer goes out blocking, within a second. */
+	fcntl(fd, F_SETFL, 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (reply && write(fd, reply, len) < 0)
 		blk_log(BLK_LOG_DEBUG, "control socket reply: %m");
-	free(o.buf);
+	free(reply);
 	close(fd);
 }
 
@@ -342,7 +427,10 @@ int ctl_request(const char *name, const char *request, char *buf, size_t len)
 	ssize_t n;
 	int fd, ret = 0;
 
-	ctl_sock_path(name, sa.sun_path, sizeof(sa.sun_path));
+	/* A cut path could be another device's socket: never connect to one. */
+	ret = ctl_sock_path(name, sa.sun_path, sizeof(sa.sun_path));
+	if (ret < 0)
+		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

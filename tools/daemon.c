@@ -3,9 +3,12 @@
  * The serving daemon of one device.
  *
  * Thread model:
- * - main thread: creates the device, attaches it, then serves the control
- *   socket and signals (signalfd) until told to stop; then detaches and
- *   destroys the device.
+ * - main thread: creates (or adopts) the device as root, forks the keeper,
+ *   drops to an unprivileged user, has the keeper attach the device, then
+ *   serves the control socket and signals (signalfd) until told to stop;
+ *   then has the keeper detach and destroy the device.
+ * - keeper: a root process with CAP_NET_ADMIN alone that does those
+ *   privileged steps for this device and nothing else (keeper_main).
  * - control thread: answers VDUSE control messages (vdk_dev_process) at
  *   once, always, because the kernel breaks a device whose message waits
  *   longer than msg_timeout.  It must run before attach: the driver probes
@@ -16,7 +19,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <linux/capability.h>
 #include <linux/virtio_ids.h>
 #include <signal.h>
@@ -27,9 +32,11 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,6 +172,7 @@ static int start_ctl_thread(struct daemon *d)
 	if (ret) {
 		atomic_store(&d->ctl_running, false);
 		close(d->ctl_stop_fd);
+		d->ctl_stop_fd = -1;
 		return -ret;
 	}
 	return 0;
@@ -332,6 +340,7 @@ static void __attribute__((noreturn)) keeper_main(struct daemon *d, int in, int 
 {
 	struct keeper_reply r;
 	const char *name = d->opts->name;
+	const char *why;
 	char cmd;
 	ssize_t n;
 
@@ -347,6 +356,7 @@ static void __attribute__((noreturn)) keeper_main(struct daemon *d, int in, int 
 		if (n <= 0)
 			_exit(0);
 		memset(&r, 0, sizeof(r));
+		why = NULL;
 		switch (cmd) {
 		case KEEPER_ATTACH:
 			/* Our copy of the handle: attach uses only its name and flags. */
@@ -364,12 +374,11 @@ static void __attribute__((noreturn)) keeper_main(struct daemon *d, int in, int 
 			break;
 		default:
 			r.ret = -EINVAL;
+			why = "unknown request";
 			break;
 		}
 		if (r.ret)
-			snprintf(r.msg, sizeof(r.msg), "%s", r.ret == -EINVAL && cmd != KEEPER_ATTACH &&
-				 cmd != KEEPER_DETACH && cmd != KEEPER_DESTROY ?
-				 "unknown request" : vdk_last_error());
+			snprintf(r.msg, sizeof(r.msg), "%s", why ? why : vdk_last_error());
 		if (write(out, &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 	}
@@ -474,7 +483,8 @@ static void redirect_stdio(const char *name)
 		dup2(fd, STDOUT_FILENO);
 		close(fd);
 	}
-	snprintf(path, sizeof(path), RUN_DIR "/%s.log", name);
+	if (run_path(name, "log", path, sizeof(path)) < 0)
+		return;
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		dup2(fd, STDERR_FILENO);
@@ -566,56 +576,52 @@ static void serve(struct daemon *d, int sig_fd)
 	atomic_store(&d->stopping, true);
 }
 
-/* Paths of the files a device keeps under RUN_DIR. */
-void run_path(const char *name, const char *ext, char *buf, size_t len)
+/* Paths of the files a device keeps under RUN_DIR; -ENAMETOOLONG if cut. */
+int run_path(const char *name, const char *ext, char *buf, size_t len)
 {
-	snprintf(buf, len, RUN_DIR "/%s.%s", name, ext);
+	int n = snprintf(buf, len, RUN_DIR "/%s.%s", name, ext);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 /*
- * Records how the device was added, so `recover` (after a crash) and `del`
- * (of a device whose daemon died) can bring the same device model back.
+ * The settings file: one key=value a line.  Values cannot hold a newline
+ * (add refuses such a backend spec); lines have no length limit.
  */
-static int save_conf(const struct add_opts *o)
+int conf_write(FILE *f, const struct add_opts *o)
 {
-	char path[300], tmp[310];
-	FILE *f;
-
-	run_path(o->name, "conf", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
 	fprintf(f, "backend=%s\nqueues=%u\nqueue_size=%u\nblock_size=%u\n"
 		"read_only=%d\nserial=%s\ncache=%d\nvhost=%d\nio_timeout=%u\n",
 		o->backend, o->blk.num_queues, o->blk.queue_size,
 		o->blk.block_size, o->blk.readonly,
 		o->blk.serial ? o->blk.serial : "", (int)o->cache, o->vhost,
 		o->io_timeout_s);
-	if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	if (rename(tmp, path) < 0)
-		return -errno;
+	if (o->user)
+		fprintf(f, "user=%s\n", o->user);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* Copies @v into @buf, refusing what does not fit rather than cutting it. */
+static int conf_copy(char *buf, size_t len, const char *v)
+{
+	if (strlen(v) >= len)
+		return -E2BIG;
+	strcpy(buf, v);
 	return 0;
 }
 
-int load_conf(const char *name, struct add_opts *o)
+int conf_read(FILE *f, const char *name, struct add_opts *o)
 {
-	char path[300], line[600];
-	FILE *f;
-	int n = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0, ret = 0;
 
-	run_path(name, "conf", path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
 	memset(o, 0, sizeof(*o));
-	snprintf(o->name_buf, sizeof(o->name_buf), "%s", name);
+	if (conf_copy(o->name_buf, sizeof(o->name_buf), name))
+		return -EINVAL;
 	o->name = o->name_buf;
 	o->blk.name = o->name;
-	while (fgets(line, sizeof(line), f)) {
+	while (ret == 0 && getline(&line, &cap, f) > 0) {
 		char *v = strchr(line, '=');
 
 		if (!v)
@@ -623,7 +629,7 @@ int load_conf(const char *name, struct add_opts *o)
 		*v++ = '\0';
 		v[strcspn(v, "\n")] = '\0';
 		if (!strcmp(line, "backend")) {
-			snprintf(o->backend_buf, sizeof(o->backend_buf), "%s", v);
+			ret = conf_copy(o->backend_buf, sizeof(o->backend_buf), v);
 			o->backend = o->backend_buf;
 			n++;
 		} else if (!strcmp(line, "queues")) {
@@ -635,7 +641,7 @@ int load_conf(const char *name, struct add_opts *o)
 		} else if (!strcmp(line, "read_only")) {
 			o->blk.readonly = atoi(v);
 		} else if (!strcmp(line, "serial")) {
-			snprintf(o->serial_buf, sizeof(o->serial_buf), "%s", v);
+			ret = conf_copy(o->serial_buf, sizeof(o->serial_buf), v);
 			o->blk.serial = o->serial_buf[0] ? o->serial_buf : NULL;
 		} else if (!strcmp(line, "cache")) {
 			o->cache = atoi(v);
@@ -643,10 +649,64 @@ int load_conf(const char *name, struct add_opts *o)
 			o->vhost = atoi(v);
 		} else if (!strcmp(line, "io_timeout")) {
 			o->io_timeout_s = strtoul(v, NULL, 10);
+		} else if (!strcmp(line, "user")) {
+			ret = conf_copy(o->user_buf, sizeof(o->user_buf), v);
+			o->user = o->user_buf;
 		}
 	}
-	fclose(f);
+	free(line);
+	if (ret)
+		return -EINVAL;
 	return n == 1 ? 0 : -EINVAL;
+}
+
+/*
+ * Records how the device was added, so `recover` (after a crash) and `del`
+ * (of a device whose daemon died) can bring the same device model back.
+ */
+static int save_conf(const struct add_opts *o)
+{
+	char path[300], tmp[310];
+	FILE *f;
+	int ret;
+
+	ret = run_path(o->name, "conf", path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	ret = conf_write(f, o);
+	if (ret || fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		unlink(tmp);
+		return -EIO;
+	}
+	if (fclose(f)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	if (rename(tmp, path) < 0)
+		return -errno;
+	return 0;
+}
+
+int load_conf(const char *name, struct add_opts *o)
+{
+	char path[300];
+	FILE *f;
+	int ret;
+
+	ret = run_path(name, "conf", path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	ret = conf_read(f, name, o);
+	fclose(f);
+	return ret;
 }
 
 /* Forgets the files of a device that is gone. */
@@ -656,28 +716,27 @@ void remove_run_files(const char *name)
 	char path[300];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		run_path(name, exts[i], path, sizeof(path));
-		unlink(path);
-	}
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (run_path(name, exts[i], path, sizeof(path)) == 0)
+			unlink(path);
 }
 
 /*
- * Hands the device over without a word to the kernel: queues drain, the
- * handle closes, and the device stays attached for the next daemon
- * (`upgrade`, or `recover` after this one is replaced).
+ * Lets go of the device without a word to the kernel: the control thread
+ * stops, queues drain, the handle closes.  The device stays attached for
+ * the next daemon (`upgrade`, or `recover` after this one is replaced), or
+ * for the keeper to destroy.
  */
-static void hand_over(struct daemon *d)
+static void release_device(struct daemon *d)
 {
 	unsigned int i;
 
 	stop_ctl_thread(d);
+	/* Queues the kernel never reset (e.g. broken device) stop here. */
 	for (i = 0; i < d->nr_queues; i++)
 		queue_thread_stop(d, vdk_dev_vq(d->dev, i));
 	vdk_dev_close(d->dev);
 	d->dev = NULL;
-	blk_log(BLK_LOG_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
-		d->opts->name);
 }
 
 int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
@@ -685,11 +744,13 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 {
 	struct daemon *d;
 	struct vdk_dev_config cfg = { 0 };
-	char state_path[300];
+	char state_path[300], why[512];
 	sigset_t sigs;
 	int sig_fd = -1, ret, status = 1;
 	bool adopted = mode != DAEMON_ADD;
 	bool keep = false;		/* leave the device on failure */
+	uid_t uid;
+	gid_t gid;
 
 	d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -702,6 +763,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	d->started = time(NULL);
 	d->ctl_stop_fd = -1;
 	d->sock_fd = -1;
+	d->keeper_fd = d->keeper_reply_fd = -1;
 	pthread_mutex_init(&d->dev_lock, NULL);
 	pthread_mutex_init(&d->queues_lock, NULL);
 	the_daemon = d;
@@ -715,6 +777,13 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	}
 	if (report_fd >= 0)
 		redirect_stdio(opts->name);
+	ret = resolve_user(opts->user, &uid, &gid, why, sizeof(why));
+	if (ret < 0) {
+		report(report_fd, false, "%s", why);
+		goto out_free;
+	}
+	if (ret > 0)
+		blk_log(BLK_LOG_WARN, "%s", why);
 
 	/* Signals are read from a signalfd by the main thread only. */
 	sigemptyset(&sigs);
@@ -740,7 +809,11 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		goto out_free;
 	}
 
-	run_path(opts->name, "state", state_path, sizeof(state_path));
+	if (run_path(opts->name, "state", state_path, sizeof(state_path)) < 0) {
+		report(report_fd, false, "the name '%s' is too long for %s", opts->name,
+		       RUN_DIR);
+		goto out_free;
+	}
 	cfg.name = opts->name;
 	cfg.device_id = VIRTIO_ID_BLOCK;
 	cfg.features = d->blk.features;
@@ -774,28 +847,57 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 			       "(see '" PROG " list')", opts->name);
 			goto out_free;
 		}
-		/* Queues running before we came carry on where they stood. */
-		if (ret == 0) {
-			ret = vdk_dev_resume(d->dev);
-			if (ret >= 0) {
-				blk_log(BLK_LOG_INFO, "adopted %s: %d queue%s resumed",
-					opts->name, ret, ret == 1 ? "" : "s");
-				ret = 0;
-			}
-		}
 	}
 	if (ret < 0) {
 		report(report_fd, false, "%s", vdk_last_error());
-		goto out_destroy;
+		goto out_free;
 	}
-	/* From here a failed recover still leaves the device to `del`. */
+	/* From here a failed recover leaves the device to another try or `del`. */
 	keep = mode == DAEMON_RECOVER;
+
+	ret = keeper_start(d);
+	if (ret < 0) {
+		/* Still root: clean up without it. */
+		report(report_fd, false, "cannot start the keeper process: %s",
+		       strerror(-ret));
+		if (!keep && vdk_dev_destroy(d->dev) == 0)
+			remove_run_files(opts->name);
+		else if (keep)
+			vdk_dev_close(d->dev);
+		d->dev = NULL;
+		goto out_free;
+	}
+	if (mode != DAEMON_CLEANUP) {
+		ret = ctl_listen(d);
+		if (ret < 0)
+			blk_log(BLK_LOG_WARN, "no control socket (%s): list, stats and resize "
+				"will not see this device", strerror(-ret));
+	}
+
+	/* Before any queue runs: no request is ever served with privileges. */
+	ret = drop_to_user(uid, gid);
+	if (ret < 0) {
+		report(report_fd, false, "cannot drop privileges to %u:%u: %s",
+		       (unsigned int)uid, (unsigned int)gid, strerror(-ret));
+		goto out_release;
+	}
+
+	if (adopted) {
+		/* Queues running before we came carry on where they stood. */
+		ret = vdk_dev_resume(d->dev);
+		if (ret < 0) {
+			report(report_fd, false, "%s", vdk_last_error());
+			goto out_release;
+		}
+		blk_log(BLK_LOG_INFO, "adopted %s: %d queue%s resumed",
+			opts->name, ret, ret == 1 ? "" : "s");
+	}
 
 	ret = start_ctl_thread(d);
 	if (ret < 0) {
 		report(report_fd, false, "cannot start the control thread: %s",
 		       strerror(-ret));
-		goto out_destroy;
+		goto out_release;
 	}
 
 	if (mode == DAEMON_CLEANUP) {
@@ -804,72 +906,54 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		goto out_detach;
 	}
 	if (vdk_dev_node(opts->name, d->node, sizeof(d->node)) < 0) {
-		ret = vdk_dev_attach(d->dev, opts->vhost ? VDK_BUS_VHOST : VDK_BUS_VIRTIO,
-				     d->node, sizeof(d->node));
+		ret = keeper_call(d, KEEPER_ATTACH, d->node, sizeof(d->node), why,
+				  sizeof(why));
 		if (ret < 0) {
-			report(report_fd, false, "%s", vdk_last_error());
+			report(report_fd, false, "%s", why);
 			goto out_detach;
 		}
 	}
 
-	ret = ctl_listen(d);
-	if (ret < 0)
-		blk_log(BLK_LOG_WARN, "no control socket (%s): list, stats and resize "
-			"will not see this device", strerror(-ret));
-
-	drop_privileges();
-	blk_log(BLK_LOG_INFO, "serving %s (%s, %llu bytes, %u queue%s) as %s",
+	blk_log(BLK_LOG_INFO, "serving %s (%s, %llu bytes, %u queue%s) as %s, user %u:%u",
 		opts->name, backend_spec(be),
 		(unsigned long long)backend_size(be), d->blk.num_queues,
-		d->blk.num_queues == 1 ? "" : "s", d->node);
+		d->blk.num_queues == 1 ? "" : "s", d->node, (unsigned int)uid,
+		(unsigned int)gid);
 	report(report_fd, true, "%s", d->node);
 	report_fd = -2;		/* reported */
 
 	serve(d, sig_fd);
 	status = 0;
-	keep = false;
+	keep = atomic_load(&d->handover);
 	ctl_close(d);
-	if (atomic_load(&d->handover)) {
-		hand_over(d);
-		goto out_free;
-	}
 
 out_detach:
-	if (keep) {
-		hand_over(d);
-		goto out_free;
-	}
 	/*
 	 * Detaching resets the device, which drains and stops every queue;
 	 * the kernel waits for the I/O in flight first, so a backend that
 	 * no longer answers must not hold it up for ever.
 	 */
-	queue_threads_abort_soon(d);
-	if (vdk_dev_detach(d->dev) < 0) {
-		blk_log(BLK_LOG_ERR, "detach: %s", vdk_last_error());
-		status = 1;
-	}
-	stop_ctl_thread(d);
-out_destroy:
-	if (d->dev && keep) {
-		vdk_dev_close(d->dev);
-	} else if (d->dev) {
-		unsigned int i;
-
-		stop_ctl_thread(d);
-		/* Queues the kernel never reset (e.g. broken device) stop here. */
-		for (i = 0; i < d->nr_queues; i++)
-			queue_thread_stop(d, vdk_dev_vq(d->dev, i));
-		if (vdk_dev_destroy(d->dev) < 0) {
-			blk_log(BLK_LOG_ERR, "destroy: %s", vdk_last_error());
+	if (!keep) {
+		queue_threads_abort_soon(d);
+		if (keeper_call(d, KEEPER_DETACH, NULL, 0, why, sizeof(why)) < 0) {
+			blk_log(BLK_LOG_ERR, "detach: %s", why);
 			status = 1;
-		} else {
-			remove_run_files(opts->name);
 		}
 	}
-	if (status == 0)
+out_release:
+	release_device(d);
+	if (keep) {
+		blk_log(BLK_LOG_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
+			opts->name);
+	} else if (keeper_call(d, KEEPER_DESTROY, NULL, 0, why, sizeof(why)) < 0) {
+		blk_log(BLK_LOG_ERR, "destroy: %s", why);
+		status = 1;
+	} else if (status == 0) {
 		blk_log(BLK_LOG_INFO, "device %s removed", opts->name);
+	}
 out_free:
+	keeper_stop(d);
+	ctl_close(d);
 	if (sig_fd >= 0)
 		close(sig_fd);
 	the_daemon = NULL;

@@ -52,7 +52,7 @@ static void print_backend(const char *name, const char *usage, void *opaque)
 }
 
 
-static void usage(FILE *out)
+void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: " PROG " COMMAND [OPTIONS]\n"
@@ -87,6 +87,8 @@ static void usage(FILE *out)
 "  -f, --foreground        stay in the foreground (for systemd); logs on stderr\n"
 "      --adopt             if device NAME exists without a daemon, recover it\n"
 "                          instead of failing (for systemd restarts)\n"
+"      --user USER         run the daemon as USER once set up (default vduse,\n"
+"                          or nobody if there is no such user; never root)\n"
 "\n"
 "Backends:\n");
 	backend_list(print_backend, out);
@@ -208,7 +210,7 @@ static int wait_for_daemon(pid_t pid, int fd, const char *name)
 	return 1;
 }
 
-static int cmd_add(int argc, char **argv)
+int cmd_add(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -222,12 +224,16 @@ static int cmd_add(int argc, char **argv)
 		{ "vhost", no_argument, NULL, 'V' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "adopt", no_argument, NULL, 'A' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct add_opts o = {
 		.blk = { .block_size = 512, .num_queues = 1, .queue_size = 256 },
 	};
+	char why[512], sock[128];
+	uid_t uid;
+	gid_t gid;
 	int c;
 
 	optind = 1;
@@ -236,6 +242,13 @@ static int cmd_add(int argc, char **argv)
 		case 'n':
 			if (vdk_name_check(optarg) < 0) {
 				err("bad --name: %s", vdk_last_error());
+				return 1;
+			}
+			/* Its control socket's path must fit a sockaddr_un. */
+			if (ctl_sock_path(optarg, sock, sizeof(sock)) < 0) {
+				err("bad --name: %zu bytes is too long for its control socket "
+				    "(%s/NAME.sock); use at most %zu", strlen(optarg),
+				    RUN_DIR, NAME_SOCK_MAX);
 				return 1;
 			}
 			o.name = optarg;
@@ -293,6 +306,14 @@ static int cmd_add(int argc, char **argv)
 		case 'A':
 			o.adopt = true;
 			break;
+		case 'U':
+			if (strlen(optarg) >= sizeof(o.user_buf)) {
+				err("--user '%s' is too long", optarg);
+				return 1;
+			}
+			strcpy(o.user_buf, optarg);
+			o.user = o.user_buf;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -308,6 +329,16 @@ static int cmd_add(int argc, char **argv)
 		return 1;
 	}
 	o.backend = argv[optind];
+	/* It is saved for recover: one line, and no longer than it can be read back. */
+	if (strlen(o.backend) >= sizeof(o.backend_buf) || strchr(o.backend, '\n')) {
+		err("the BACKEND spec must be one line of at most %zu bytes",
+		    sizeof(o.backend_buf) - 1);
+		return 1;
+	}
+	if (o.user && resolve_user(o.user, &uid, &gid, why, sizeof(why)) < 0) {
+		err("--user: %s", why);
+		return 1;
+	}
 
 	if (!check_root("add") || !check_kernel(o.vhost))
 		return 1;
@@ -353,10 +384,28 @@ int start_daemon(struct add_opts *o, enum daemon_mode mode)
 		return 1;
 	}
 
-	if (o->foreground || mode == DAEMON_CLEANUP) {
+	if (o->foreground) {
 		ret = daemon_run(o, be, -1, mode);
 		backend_close(be);
 		return ret;
+	}
+	if (mode == DAEMON_CLEANUP) {
+		/* The daemon drops root; `del` may still need it afterwards. */
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			ret = daemon_run(o, be, -1, mode);
+			backend_close(be);
+			_exit(ret);
+		}
+		backend_close(be);
+		if (pid < 0) {
+			err("fork: %m");
+			return 1;
+		}
+		while (waitpid(pid, &ret, 0) < 0 && errno == EINTR)
+			;
+		return WIFEXITED(ret) ? WEXITSTATUS(ret) : 1;
 	}
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -482,35 +531,4 @@ int cmd_upgrade(int argc, char **argv)
 	rargv[1] = (char *)name;
 	rargv[2] = NULL;
 	return cmd_recover(2, rargv);
-}
-
-int main(int argc, char **argv)
-{
-	const char *cmd = argc > 1 ? argv[1] : NULL;
-
-	if (!cmd) {
-		usage(stderr);
-		return 1;
-	}
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-		usage(stdout);
-		return 0;
-	}
-	if (!strcmp(cmd, "add"))
-		return cmd_add(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(cmd, "del"))
-		return cmd_del(argc - 1, argv + 1);
-	if (!strcmp(cmd, "resize"))
-		return cmd_resize(argc - 1, argv + 1);
-	if (!strcmp(cmd, "stats"))
-		return cmd_stats(argc - 1, argv + 1);
-	if (!strcmp(cmd, "recover"))
-		return cmd_recover(argc - 1, argv + 1);
-	if (!strcmp(cmd, "upgrade"))
-		return cmd_upgrade(argc - 1, argv + 1);
-	err("unknown command '%s'; commands are add, list, del, resize, stats, recover, upgrade (see '"
-	    PROG " help')", cmd);
-	return 1;
 }

@@ -2,7 +2,8 @@
 /*
  * vduse-blk: shared declarations of the command's source files.
  *
- *   vduse-blk.c   command line, subcommand dispatch, messages
+ *   main.c        subcommand dispatch
+ *   vduse-blk.c   command line: add, recover, upgrade; messages
  *   daemon.c      the serving daemon: device, control thread, shutdown
  *   queue.c       one thread per virtqueue, each with its own io_uring
  *   ctl.c         the control socket under /run (server and client)
@@ -16,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include "backend.h"
 #include "blk.h"
@@ -28,6 +31,8 @@
 	((type *)((char *)(ptr) - offsetof(type, member)))
 #endif
 #define RUN_DIR "/run/vduse-blk"
+/* The longest name whose RUN_DIR/NAME.sock fits in a sockaddr_un. */
+#define NAME_SOCK_MAX ((size_t)(108 /* sun_path */ - sizeof(RUN_DIR "/.sock")))
 
 /* Messages: to stderr with the program name; err() adds nothing else. */
 __attribute__((format(printf, 1, 2)))
@@ -45,9 +50,11 @@ struct add_opts {
 	bool vhost;
 	bool foreground;
 	bool adopt;			/* take NAME over if it exists */
+	const char *user;		/* run as; NULL: vduse, else nobody */
 	char name_buf[VDK_NAME_MAX + 1];
 	char backend_buf[4096];
 	char serial_buf[32];
+	char user_buf[64];
 };
 
 enum daemon_mode {
@@ -87,6 +94,10 @@ struct daemon {
 		unsigned int suppressed;
 	} breaks[64];
 
+	/* The root process that attaches, detaches and destroys (daemon.c). */
+	pid_t keeper_pid;
+	int keeper_fd, keeper_reply_fd;	/* requests to it, answers; -1 if none */
+
 	int sock_fd;			/* control socket, -1 if none */
 	char sock_path[300];
 	atomic_bool stopping;
@@ -116,17 +127,30 @@ bool queue_thread_stats(struct daemon *d, unsigned int index,
  */
 int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	       enum daemon_mode mode);
-/* Keeps only CAP_NET_ADMIN and CAP_IPC_LOCK, for the calling thread. */
+/*
+ * Makes sure the calling thread holds no capability and cannot gain any;
+ * every thread calls it as it starts.  (The process dropped its user and
+ * capabilities before its first thread started.)
+ */
 void drop_privileges(void);
+/*
+ * Whom the daemon runs as: @user, or NULL for the default "vduse".  0, or
+ * 1 with @why saying that nobody (65534) stands in for a missing "vduse",
+ * or -errno with @why saying why not (no such user, or root).
+ */
+int resolve_user(const char *user, uid_t *uid, gid_t *gid, char *why, size_t len);
 /*
  * Grows the device to @size bytes and tells the driver; 0, or -errno with
  * blk_last_error() saying why.
  */
 int daemon_set_capacity(struct daemon *d, uint64_t size);
-/* RUN_DIR/NAME.EXT */
-void run_path(const char *name, const char *ext, char *buf, size_t len);
+/* RUN_DIR/NAME.EXT; 0, or -ENAMETOOLONG if it does not fit in @len. */
+int run_path(const char *name, const char *ext, char *buf, size_t len);
 /* Reads the settings `add` saved for @name; 0 or -errno. */
 int load_conf(const char *name, struct add_opts *o);
+/* The settings file's format, written to and read from a stream. */
+int conf_write(FILE *f, const struct add_opts *o);
+int conf_read(FILE *f, const char *name, struct add_opts *o);
 void remove_run_files(const char *name);
 /* Starts a daemon for @o (fork unless foreground) and reports like add. */
 int start_daemon(struct add_opts *o, enum daemon_mode mode);
@@ -136,16 +160,35 @@ int ctl_listen(struct daemon *d);
 void ctl_close(struct daemon *d);
 /* Handles one connection on the listening socket. */
 void ctl_accept(struct daemon *d);
+/* How long a client may take to send its request line, in all. */
+#define CTL_REQUEST_MS 2000
+/* The answer to one request line, malloc'ed (NULL if out of memory). */
+char *ctl_answer(struct daemon *d, const char *request, size_t *len);
+/*
+ * Reads one request line from @fd into @buf within @timeout_ms in all,
+ * however the client spreads its bytes; false if time ran out.
+ */
+bool read_request(int fd, char *buf, size_t len, int timeout_ms);
 /*
  * Sends @request to the daemon of device @name and reads its one-line
- * answer into @buf.  -ENOENT if it has no daemon.
+ * answer into @buf.  -ENOENT if it has no daemon, -ENAMETOOLONG if the
+ * name is too long to have a control socket.
  */
 int ctl_request(const char *name, const char *request, char *buf, size_t len);
-void ctl_sock_path(const char *name, char *buf, size_t len);
+/*
+ * The control socket's path: 0, or -ENAMETOOLONG if it would not fit in
+ * @len or in a sockaddr_un (@buf is then empty, never a cut path).
+ */
+int ctl_sock_path(const char *name, char *buf, size_t len);
+/* Writes @s to @f as a JSON string, quotes included. */
+void json_print_str(FILE *f, const char *s);
 /* Reads up to the first newline (or EOF) into @buf, NUL-terminated. */
 size_t read_line(int fd, char *buf, size_t len);
 
 /* cmds.c */
+/* One `list` entry for a device no daemon answers for. */
+void list_orphan(FILE *out, const char *name, const char *node, bool json,
+		 bool first);
 int cmd_list(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_resize(int argc, char **argv);
@@ -154,6 +197,8 @@ int cmd_recover(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 
 /* vduse-blk.c */
+void usage(FILE *out);
+int cmd_add(int argc, char **argv);
 /* Checks what every privileged subcommand needs; prints why not. */
 bool check_root(const char *what);
 bool device_exists(const char *name);
