@@ -21,6 +21,17 @@ if [ "${1-}" = bench ]; then
 	pkgs="$pkgs gnuplot-nox valgrind procps nbd-client rbd-nbd"
 fi
 
+# The user vduse-blk's daemons run as once set up (see --user); without it
+# they fall back to nobody, which other services may share.
+if ! getent passwd vduse > /dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --comment "vduse-blk daemons" vduse
+	else
+		echo "deps: no user vduse; as root: useradd --system --user-group vduse" >&2
+	fi
+fi
+
 missing=
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
