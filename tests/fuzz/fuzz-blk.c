@@ -14,12 +14,20 @@
  * 0 or its whole writable area and then a valid status in its last byte;
  * nothing stays in flight.  ASan/UBSan and the leak checker do the rest.
  *
+ * Bounded copies: no read or write reaching the disk carries more than
+ * the device's cap (seg_max x size_max), and the shim copies each one into
+ * a bounce buffer as the NBD backend does, through the same per-queue
+ * budget (backend_copy_budget, made small here so requests wait), holding
+ * them until the ring is empty: the bytes held never exceed the budget,
+ * unless one request larger than it is held alone.
+ *
  * Input layout (missing bytes read as zero; see gen-corpus-blk.py):
  *   0      queue size: 1 << (byte % 5), i.e. 1..16
  *   1      bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 disable kicks first
  *   2      bit 0 block size 4096, bit 1 read-only, bit 2 driver accepts
  *          VERSION_1 only, bit 3 size_max 4096, bit 4 null backend,
- *          bit 5 driver does not accept FLUSH
+ *          bit 5 driver does not accept FLUSH, bit 6 the device advertises
+ *          a queue of 4 (seg_max 2), so with bit 3 the cap is 8 KiB
  *   3      avail->idx minus the start index
  *   4..5   start index: last_avail_idx and used->idx (le16)
  *   6      descriptor-table byte the driver rewrites after each pop
@@ -176,9 +184,66 @@ static struct backend_ops shim_ops;
 static struct fz *shim_fz;
 static uint64_t disk_size;
 
-static void shim_io(void *queue, struct backend_io *io)
+/* Bounce copies, as the NBD backend makes them, held until shim_drain(). */
+#define SHIM_BUDGET	8192
+struct shim_held {
+	struct backend_io *io;
+	void *buf;
+};
+static struct backend_copy_budget shim_copy;
+static struct shim_held shim_held[2 * FZ_NUM_MAX];
+static unsigned int shim_nheld;
+static void *shim_queue;
+
+/* A request got its bytes: copy it, and hold it. */
+static void shim_hold(void *queue, struct backend_io *io)
+{
+	void *buf = malloc(io->len);
+
+	if ((shim_copy.held > shim_copy.max && shim_copy.held != io->len) ||
+	    shim_copy.peak > (shim_copy.max > shim_fz->dev.max_data ?
+			      shim_copy.max : shim_fz->dev.max_data) || !buf ||
+	    shim_nheld == sizeof(shim_held) / sizeof(shim_held[0]))
+		abort();
+	if (io->op == BACKEND_OP_WRITE)
+		iov_to_buf(io->iov, io->iovcnt, 0, buf, io->len);
+	shim_held[shim_nheld++] = (struct shim_held){ io, buf };
+}
+
+static void shim_run(void *queue, struct backend_io *io)
 {
 	void (*op)(void *, struct backend_io *) = NULL;
+
+	switch (io->op) {
+	case BACKEND_OP_READ: op = inner->read; break;
+	case BACKEND_OP_WRITE: op = inner->write; break;
+	case BACKEND_OP_FLUSH: op = inner->flush; break;
+	case BACKEND_OP_DISCARD: op = inner->discard; break;
+	case BACKEND_OP_WRITE_ZEROES: op = inner->write_zeroes; break;
+	}
+	if (!op)
+		abort();	/* the core only sends what was offered */
+	op(queue, io);
+}
+
+/* The "server" answers, oldest first; freed room lets waiting ones in. */
+static void shim_drain(void)
+{
+	while (shim_nheld) {
+		struct shim_held h = shim_held[0];
+		uint64_t len = h.io->len;
+
+		memmove(shim_held, shim_held + 1, --shim_nheld * sizeof(shim_held[0]));
+		free(h.buf);
+		shim_run(shim_queue, h.io);	/* completes it */
+		backend_copy_put(&shim_copy, len);
+	}
+	if (shim_copy.held || shim_copy.wait_head)
+		abort();
+}
+
+static void shim_io(void *queue, struct backend_io *io)
+{
 	uint64_t total = 0;
 	unsigned int i;
 
@@ -194,17 +259,15 @@ static void shim_io(void *queue, struct backend_io *io)
 		}
 		if (!io->iovcnt || total != io->len)
 			abort();
+		if (io->len > shim_fz->dev.max_data)
+			abort();
+		shim_queue = queue;
+		/* Else shim_hold() runs from a later backend_copy_put(). */
+		if (backend_copy_get(&shim_copy, io))
+			shim_hold(queue, io);
+		return;
 	}
-	switch (io->op) {
-	case BACKEND_OP_READ: op = inner->read; break;
-	case BACKEND_OP_WRITE: op = inner->write; break;
-	case BACKEND_OP_FLUSH: op = inner->flush; break;
-	case BACKEND_OP_DISCARD: op = inner->discard; break;
-	case BACKEND_OP_WRITE_ZEROES: op = inner->write_zeroes; break;
-	}
-	if (!op)
-		abort();	/* the core only sends what was offered */
-	op(queue, io);
+	shim_run(queue, io);
 }
 
 static int shim_open(struct fz *f, bool null, const struct backend_open_opts *bo)
@@ -217,6 +280,8 @@ static int shim_open(struct fz *f, bool null, const struct backend_open_opts *bo
 	shim_ops.discard = inner->discard ? shim_io : NULL;
 	shim_ops.write_zeroes = inner->write_zeroes ? shim_io : NULL;
 	shim_fz = f;
+	shim_nheld = 0;
+	backend_copy_init(&shim_copy, SHIM_BUDGET, shim_hold, NULL);
 	if (backend_open_ops(&shim_ops, FZ_DISK, null ? "null:" FZ_DISK :
 			     "memory:" FZ_DISK, bo, &f->be))
 		return -1;
@@ -257,7 +322,7 @@ static int setup_blk(struct fz *f, uint8_t b2)
 	struct blk_opts o = {
 		.name = "fuzz",
 		.block_size = (b2 & 1) ? 4096 : 512,
-		.queue_size = FZ_NUM_MAX,
+		.queue_size = (b2 & 64) ? 4 : FZ_NUM_MAX,
 		.readonly = b2 & 2,
 		.serial = "fuzz-serial",
 		.size_max = (b2 & 8) ? 4096 : 0,
@@ -374,9 +439,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (f.popped > num)
 		abort();
+	shim_drain();
 	if (ret == -EIO && !vdk_vq_broken(&f.vq))
 		abort();
-	/* The memory and null disks complete inside the submit call. */
+	/* Nothing is left once the shim has answered everything. */
 	if (f.completed != f.popped || blk_queue_inflight(&f.q) ||
 	    vdk_vq_inflight(&f.vq))
 		abort();
