@@ -1170,6 +1170,9 @@ static void nbd_queue_fini(void *queue)
 	}
 	/* The daemon drains queues before this; anything left is failed. */
 	fail_all(q);
+	if (q->rl.suppressed)
+		backend_log(BACKEND_LOG_WARN, "nbd: queue %u: suppressed %u connection messages",
+			    q->index, q->rl.suppressed);
 	close(q->epfd);
 	close(q->tfd);
 	free(q);

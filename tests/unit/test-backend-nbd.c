@@ -458,6 +458,68 @@ static void test_reconnect(void)
 	server_stop();
 }
 
+static int conn_lines, suppressed_lines;
+static char suppressed_msg[256];
+
+static void count_sink(enum backend_log_level level, const char *msg)
+{
+	if (strstr(msg, "suppressed")) {
+		suppressed_lines++;
+		snprintf(suppressed_msg, sizeof(suppressed_msg), "%s", msg);
+	} else if (strstr(msg, "nbd: queue 0:")) {
+		conn_lines++;
+	}
+}
+
+/*
+ * A server that keeps going away and coming back: each cycle is a "lost"
+ * and a "connected" line, but only the first few reach the log (it is in
+ * RAM); the rest are counted and reported once.
+ */
+static void test_flapping(void)
+{
+	struct backend_queue_env env = { .index = 0, .depth = 8 };
+	static uint8_t buf[512];
+	struct iovec one = { buf, sizeof(buf) };
+	struct backend_queue *bq;
+	struct backend *be;
+	enum { CYCLES = 8 };
+	uint64_t t0;
+	int i;
+
+	server_start("memory 1M");
+	be = open_ok(uri, false, 0);
+	T_ASSERT_EQ(backend_queue_init(be, &env, &bq), 0);
+	backend_log_set_sink(count_sink);
+	for (i = 0; i < CYCLES; i++) {
+		/* Connected (again): a read goes through. */
+		T_ASSERT_EQ(run1(bq, BACKEND_OP_READ, 0, 512, &one, 1, 0, 10000), 0);
+		server_stop();
+		/* Until the queue has noticed. */
+		t0 = ms_now();
+		while (ms_now() - t0 < 300) {
+			struct pollfd p = { .fd = backend_queue_poll_fd(bq), .events = POLLIN };
+
+			if (poll(&p, 1, 50) > 0)
+				backend_queue_process(bq);
+		}
+		server_start("memory 1M");
+	}
+	T_ASSERT_EQ(run1(bq, BACKEND_OP_READ, 0, 512, &one, 1, 0, 10000), 0);
+	fprintf(stderr, "%d connection lines logged for %d cycles\n", conn_lines, CYCLES);
+	/* One window: at most the burst (6), the first cycle's two among them. */
+	T_ASSERT(conn_lines >= 2 && conn_lines <= 6);
+	T_ASSERT_EQ(suppressed_lines, 0);
+	backend_queue_fini(bq);
+	fprintf(stderr, "at the end: %s\n", suppressed_msg);
+	T_ASSERT_EQ(suppressed_lines, 1);
+	T_ASSERT(strstr(suppressed_msg, "suppressed"));
+	T_ASSERT_EQ(atoi(strstr(suppressed_msg, "suppressed") + 11), 2 * CYCLES - conn_lines);
+	backend_log_set_sink(NULL);
+	backend_close(be);
+	server_stop();
+}
+
 /* With --io-timeout, a request fails once the server has been gone that long. */
 static void test_io_timeout(void)
 {
@@ -562,6 +624,7 @@ int main(void)
 	test_io();
 	test_server_errors();
 	test_reconnect();
+	test_flapping();
 	test_io_timeout();
 	test_tcp_batches();
 	return T_EXIT_PASS;
