@@ -26,6 +26,11 @@
  *   only the first "len" bytes, so len must reach the status.
  * - A request without a writable status byte cannot be answered: it is
  *   pushed back with length 0 (so the ring does not stall) and logged.
+ * - SEG_MAX and SIZE_MAX are always offered, and an IN/OUT request whose
+ *   data exceeds seg_max x size_max fails with IOERR, like every other
+ *   malformed request that has a status byte (see BLK_DATA_TARGET).  More
+ *   segments than seg_max pass if their bytes fit: the library splits a
+ *   descriptor that crosses two IOTLB regions.
  */
 #ifndef VDK_BLK_H
 #define VDK_BLK_H
