@@ -6,11 +6,15 @@
  *
  * Every mapping ends against a PROT_NONE guard page, and every segment the
  * library returns is checked to lie inside a mapping, so a walk that strays
- * faults or aborts.
+ * faults or aborts.  Whatever the rings hold, no more than the queue size
+ * may ever be in flight.
  *
  * Input layout (missing bytes read as zero; see gen-corpus.py):
  *   0      queue size: 1 << (byte % 5), i.e. 1..16
- *   1      bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 disable kicks first
+ *   1      bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 disable kicks first,
+ *          bits 4-7: rounds in which the driver posts the same avail
+ *          entries again (after some of the requests came back), so
+ *          heads still in flight get posted again
  *   2..3   avail->idx minus the start index (le16)
  *   4..5   start index: last_avail_idx and used->idx (le16)
  *   6      length to push back with every request
@@ -118,11 +122,56 @@ static int fz_irq(struct vdk_vq *vq)
 	return 0;
 }
 
+#define FZ_OUT_MAX	(2 * FZ_NUM_MAX + 2)
+
+/*
+ * Pops until the ring is empty or broken, into @reqs after the @n already
+ * out; returns the new count.  Aborts if more than the queue size would
+ * be in flight: the bound a driver must not be able to break.
+ */
+static unsigned int pop_round(struct fz *f, struct vdk_req **reqs,
+			      unsigned int n, unsigned int num, int *retp)
+{
+	unsigned int k;
+	int ret = 0;
+
+	while (n < FZ_OUT_MAX) {
+		ret = vdk_vq_pop(&f->vq, sizeof(struct vdk_req) + (n & 7), &reqs[n]);
+		if (ret == -EAGAIN || ret == -EIO)
+			break;
+		if (ret)
+			abort();
+		for (k = 0; k < (unsigned int)reqs[n]->out_num + reqs[n]->in_num;
+		     k++)
+			check_iov(f, &reqs[n]->iov[k]);
+		n++;
+		if (n > num || vdk_vq_inflight(&f->vq) != n)
+			abort();
+	}
+	if (ret == -EIO && !vdk_vq_broken(&f->vq))
+		abort();
+	*retp = ret;
+	return n;
+}
+
+/* Hands back request @i (push or free, as @how says); keeps @reqs dense. */
+static unsigned int give_back(struct fz *f, struct vdk_req **reqs,
+			      unsigned int n, unsigned int i, unsigned int how,
+			      uint32_t len)
+{
+	if (how & 1)
+		vdk_req_free(&f->vq, reqs[i]);
+	else
+		vdk_vq_push(&f->vq, reqs[i], len);
+	reqs[i] = reqs[n - 1];
+	return n - 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz f;
-	struct vdk_req *reqs[2 * FZ_NUM_MAX + 2];
-	unsigned int num, n = 0, i, k;
+	struct vdk_req *reqs[FZ_OUT_MAX];
+	unsigned int num, n = 0, i, round, rounds;
 	uint8_t b1 = in_byte(data, size, 1), b7 = in_byte(data, size, 7);
 	uint64_t features = 0;
 	uint16_t start, avail_off;
@@ -179,29 +228,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vdk_vq_enable_kicks(&f.vq, false);
 
 	/* avail_off > num breaks at once; otherwise at most num pops. */
-	while (n < sizeof(reqs) / sizeof(reqs[0])) {
-		ret = vdk_vq_pop(&f.vq, sizeof(struct vdk_req) + (n & 7), &reqs[n]);
-		if (ret == -EAGAIN || ret == -EIO)
-			break;
-		if (ret)
-			abort();
-		for (k = 0; k < (unsigned int)reqs[n]->out_num + reqs[n]->in_num;
-		     k++)
-			check_iov(&f, &reqs[n]->iov[k]);
-		n++;
-	}
-	if (n > num)
-		abort();
+	n = pop_round(&f, reqs, 0, num, &ret);
 	last_popped = n;
-	last_broken = vdk_vq_broken(&f.vq);
-	if (ret == -EIO && !vdk_vq_broken(&f.vq))
-		abort();
-	for (i = 0; i < n; i++) {
-		if (i & 1)
-			vdk_req_free(&f.vq, reqs[i]);
-		else
-			vdk_vq_push(&f.vq, reqs[i], in_byte(data, size, 6) * 97u);
+
+	/*
+	 * The driver posts the same entries again, having had back only
+	 * some of what it posted: a head still out may come round again.
+	 */
+	rounds = b1 >> 4;
+	for (round = 0; round < rounds && ret != -EIO; round++) {
+		for (i = n; i-- > 0;)
+			if ((b7 >> ((i + round) & 7)) & 1)
+				n = give_back(&f, reqs, n, i, i + round,
+					      in_byte(data, size, 6) * 97u);
+		avail->idx = htole16((uint16_t)(le16toh(avail->idx) + avail_off));
+		n = pop_round(&f, reqs, n, num, &ret);
+		last_popped += n;
 	}
+	last_broken = vdk_vq_broken(&f.vq);
+	while (n)
+		n = give_back(&f, reqs, n, n - 1, n, in_byte(data, size, 6) * 97u);
 	if (vdk_vq_inflight(&f.vq))
 		abort();
 	if (vdk_vq_notify(&f.vq) < 0)
