@@ -3,6 +3,7 @@
  * Reading the per-queue statistics.  Thread model: any thread; see the
  * comment on struct blk_stats for what a racing read may see.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "blk.h"
@@ -78,8 +79,16 @@ uint64_t blk_stats_percentile_ns(const struct blk_stats_snapshot *snap, unsigned
 
 void blk_stats_backend_done(struct blk_stats *st, const struct backend_io *io, int result)
 {
-	/* Only the queue thread writes: load and store need not be one step. */
-	if (result >= 0 && io->op == BACKEND_OP_FLUSH)
+	/* @st is always a queue's own (see blk.h). */
+	const struct blk_queue *q = (const struct blk_queue *)
+		((const char *)st - offsetof(struct blk_queue, stats));
+
+	/*
+	 * A backend without a volatile cache completes a flush at once, doing
+	 * nothing: that is not counted.  Only the queue thread writes, so the
+	 * load and the store need not be one step.
+	 */
+	if (result >= 0 && io->op == BACKEND_OP_FLUSH && backend_has_cache(q->dev->be))
 		atomic_store_explicit(&st->backend_flushes, LOAD(st->backend_flushes) + 1,
 				      memory_order_relaxed);
 }
