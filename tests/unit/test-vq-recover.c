@@ -370,7 +370,12 @@ static void crash_everywhere(uint64_t features)
 			crash_arm(&w, k1);
 			busy_queue(&w);
 			if (!crash_land(&w)) {
+				unsigned int i;
+
 				crash.w = NULL;
+				for (i = 0; i < NUM; i++)
+					if (w.reqs[i])
+						vdk_req_free(&w.sd.vq, w.reqs[i]);
 				simdrv_fini(&w.sd);
 				free(w.log);
 				goto done;
