@@ -27,8 +27,9 @@
  * - A request without a writable status byte cannot be answered: it is
  *   pushed back with length 0 (so the ring does not stall) and logged.
  * - SEG_MAX and SIZE_MAX are always offered, and an IN/OUT request whose
- *   data exceeds seg_max x size_max fails with IOERR, like every other
- *   malformed request that has a status byte (see BLK_DATA_TARGET).  More
+ *   data exceeds seg_max x size_max (BLK_DATA_LIMIT if the driver did not
+ *   accept both) fails with IOERR, like every other malformed request that
+ *   has a status byte (see BLK_DATA_TARGET).  More
  *   segments than seg_max pass if their bytes fit: the library splits a
  *   descriptor that crosses two IOTLB regions.
  */
@@ -62,7 +63,12 @@
  * bound what one request costs them.
  */
 #define BLK_DATA_TARGET		(1u << 20)
-/* The cap never exceeds this, whatever size_max the caller asks for. */
+/*
+ * The cap never exceeds this, whatever size_max the caller asks for.  It is
+ * also the cap for a driver that did not accept SIZE_MAX and SEG_MAX: the
+ * limits do not bind it (firmware such as OVMF puts a whole transfer in
+ * one descriptor), yet the backends' copies must stay bounded.
+ */
 #define BLK_DATA_LIMIT		(16u << 20)
 /* Data segments kept inside the request before allocating. */
 #define BLK_INLINE_IOVS		16
@@ -178,6 +184,8 @@ struct blk_queue {
 	unsigned int index;
 	uint64_t features;		/* acked (or offered) when the queue started */
 	bool writethrough;		/* flush after each write, FLUSH not acked */
+	uint64_t max_data;		/* data bytes per IN/OUT, for this driver */
+	bool size_max_strict;		/* refuse data segments above size_max */
 	blk_complete_fn complete;
 	void *opaque;			/* for the caller */
 	struct blk_ratelimit rl;

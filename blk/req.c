@@ -174,7 +174,7 @@ static int blk_req_map_data(struct blk_queue *q, struct blk_req *r,
 			continue;
 		r->data[n].iov_base = (uint8_t *)iov[i].iov_base + (from - s);
 		r->data[n].iov_len = to - from;
-		if (dev->size_max_strict && r->data[n].iov_len > dev->size_max) {
+		if (q->size_max_strict && r->data[n].iov_len > dev->size_max) {
 			rlog(q, "data segment of %zu bytes exceeds size_max %" PRIu32,
 			     r->data[n].iov_len, dev->size_max);
 			r->data_cnt = n;
@@ -217,10 +217,11 @@ static int blk_prep_rw(struct blk_queue *q, struct blk_req *r, bool write)
 	 */
 	len = write ? iov_total(rd, r->vreq.out_num) - sizeof(struct virtio_blk_outhdr) :
 	      r->wr_len - 1;
-	if (len > dev->max_data) {
-		rlog(q, "%s of %" PRIu64 " bytes exceeds the %" PRIu64 " bytes a request may carry (seg_max %" PRIu32 " x size_max %" PRIu32 ")",
-		     write ? "write" : "read", len, dev->max_data, dev->seg_max,
-		     dev->size_max);
+	if (len > q->max_data) {
+		rlog(q, "%s of %" PRIu64 " bytes exceeds the %" PRIu64 " bytes a request may carry (%s)",
+		     write ? "write" : "read", len, q->max_data,
+		     q->max_data == dev->max_data ? "seg_max x size_max" :
+		     "the driver did not accept SIZE_MAX and SEG_MAX");
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (write) {
@@ -560,6 +561,14 @@ int blk_queue_init(struct blk_queue *q, struct blk_dev *dev, unsigned int index,
 	q->features = acked ? acked : dev->features;
 	q->writethrough = backend_has_cache(dev->be) && !dev->readonly &&
 			  !(q->features & BIT(VIRTIO_BLK_F_FLUSH));
+	/* The advertised limits bind only a driver that accepted them. */
+	if ((q->features & BIT(VIRTIO_BLK_F_SIZE_MAX)) &&
+	    (q->features & BIT(VIRTIO_BLK_F_SEG_MAX))) {
+		q->max_data = dev->max_data;
+		q->size_max_strict = dev->size_max_strict;
+	} else {
+		q->max_data = BLK_DATA_LIMIT;
+	}
 	return backend_queue_init(dev->be, &env, &q->bq);
 }
 
