@@ -15,7 +15,8 @@
  * nothing stays in flight.  ASan/UBSan and the leak checker do the rest.
  *
  * Bounded copies: no read or write reaching the disk carries more than
- * the device's cap (seg_max x size_max), and the shim copies each one into
+ * the cap (seg_max x size_max, or BLK_DATA_LIMIT for a driver that did not
+ * accept them), and the shim copies each one into
  * a bounce buffer as the NBD backend does, through the same per-queue
  * budget (backend_copy_budget, made small here so requests wait), holding
  * them until the ring is empty: the bytes held never exceed the budget,
@@ -201,8 +202,8 @@ static void shim_hold(void *queue, struct backend_io *io)
 	void *buf = malloc(io->len);
 
 	if ((shim_copy.held > shim_copy.max && shim_copy.held != io->len) ||
-	    shim_copy.peak > (shim_copy.max > shim_fz->dev.max_data ?
-			      shim_copy.max : shim_fz->dev.max_data) || !buf ||
+	    shim_copy.peak > (shim_copy.max > shim_fz->q.max_data ?
+			      shim_copy.max : shim_fz->q.max_data) || !buf ||
 	    shim_nheld == sizeof(shim_held) / sizeof(shim_held[0]))
 		abort();
 	if (io->op == BACKEND_OP_WRITE)
@@ -259,7 +260,8 @@ static void shim_io(void *queue, struct backend_io *io)
 		}
 		if (!io->iovcnt || total != io->len)
 			abort();
-		if (io->len > shim_fz->dev.max_data)
+		if (io->len > shim_fz->q.max_data ||
+		    io->len > BLK_DATA_LIMIT)
 			abort();
 		shim_queue = queue;
 		/* Else shim_hold() runs from a later backend_copy_put(). */
