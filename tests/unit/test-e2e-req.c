@@ -829,6 +829,44 @@ static void c_seg_cap(void)
 	e2e_fini(&e);
 }
 
+/*
+ * A driver that did not accept SIZE_MAX and SEG_MAX is not bound by them:
+ * firmware such as OVMF sends a whole transfer in one descriptor.  Its cap
+ * is BLK_DATA_LIMIT instead.
+ */
+static void c_data_cap_unacked(void)
+{
+	struct sim_seg segs[20];
+	uint64_t big = E2E_BIG_IOVA, s;
+	unsigned int i;
+
+	init(&(struct e2e_opts){ .vq_features = E2E_F_INDIRECT,
+				 .version_only = true, .disk_size = 32 << 20 });
+	T_ASSERT_EQ(e.q.max_data, BLK_DATA_LIMIT);
+	sim_mem_map(&e.sd, big, 2 << 20, 4096, VDK_PERM_RW);
+	s = e2e_buf(&e, 1, 0xff);
+	e2e_disk_fill(0, 2 << 20, 0x42);
+
+	/* 2 MiB in one descriptor, twice what Linux would be allowed. */
+	SUBMIT((2 << 20) + 1, { e2e_hdr(&e, VIRTIO_BLK_T_IN, 0), 16, R },
+	       { big, 2 << 20, W }, { s, 1, W });
+	T_ASSERT_EQ(e2e_byte(&e, s), VIRTIO_BLK_S_OK);
+	T_ASSERT(e2e_all(&e, big, 2 << 20, 0x42));
+
+	/* 16 MiB of aliased descriptors is the most; a sector more is not. */
+	segs[0] = (struct sim_seg){ e2e_hdr(&e, VIRTIO_BLK_T_OUT, 0), 16, R };
+	for (i = 1; i <= 8; i++)
+		segs[i] = (struct sim_seg){ big, 2 << 20, R };
+	segs[9] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, 10, 1, s), VIRTIO_BLK_S_OK);
+	segs[9] = (struct sim_seg){ big, 512, R };
+	segs[10] = (struct sim_seg){ s, 1, W };
+	T_ASSERT_EQ(submit_segs(segs, 11, 1, s), VIRTIO_BLK_S_IOERR);
+	T_ASSERT_EQ(e2e_disk_ops(), 2);
+	T_ASSERT_EQ(e2e_disk.log[1].len, BLK_DATA_LIMIT);
+	e2e_fini(&e);
+}
+
 static const struct e2e_case cases[] = {
 	{ "baseline", c_baseline },
 	{ "hdr-writable", c_hdr_writable },
@@ -852,6 +890,7 @@ static const struct e2e_case cases[] = {
 	{ "larger-than-disk", c_larger_than_disk },
 	{ "data-cap", c_data_cap },
 	{ "seg-cap", c_seg_cap },
+	{ "data-cap-unacked", c_data_cap_unacked },
 };
 
 int main(int argc, char **argv)
