@@ -2,13 +2,21 @@
 /*
  * memory:SIZE - a RAM disk.
  *
- * Thread model: PARALLEL.  The disk is one anonymous mapping shared by every
- * queue thread; each operation is a memcpy, so concurrent queues need no
- * locking (overlapping requests race exactly as they would on a disk).
- * Pages are allocated on first write (MAP_NORESERVE) and given back on
- * discard and write-zeroes.  Operations complete inside the submit call.
+ * Thread model: PARALLEL.  The disk is one mapping of a memfd shared by
+ * every queue thread; each operation is a memcpy, so concurrent queues need
+ * no locking (overlapping requests race exactly as they would on a disk).
+ * Operations complete inside the submit call.
+ *
+ * Why a memfd and not anonymous memory: pages are allocated on first write
+ * and must go back on discard and write-zeroes, and the daemon locks its
+ * memory (mlockall), which makes madvise(MADV_DONTNEED) refuse; punching a
+ * hole in the file frees them, locked or not.  And the mapping reserves
+ * address space for MEM_GROW_MAX at open, so that resize only grows the
+ * file: the disk never moves while queue threads copy to and from it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,9 +25,14 @@
 #include "backend.h"
 #include "registry.h"
 
+/* Address space reserved for growth: the disk can be resized up to this. */
+#define MEM_GROW_MAX	(1ull << 40)
+
 struct mem_disk {
 	uint8_t *base;
-	uint64_t size;
+	_Atomic uint64_t size;
+	uint64_t reserved;		/* bytes of address space mapped */
+	int fd;				/* the memfd */
 	bool readonly;
 	size_t page_size;
 };
@@ -40,26 +53,46 @@ static int mem_open(const char *arg, const struct backend_open_opts *opts,
 		return -ENOMEM;
 	}
 	m->size = size;
+	m->reserved = size > MEM_GROW_MAX ? size : MEM_GROW_MAX;
 	m->readonly = opts->readonly;
 	m->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	m->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	m->fd = memfd_create("vdusekit-memory", MFD_CLOEXEC);
+	if (m->fd < 0) {
+		ret = -errno;
+		backend_error("memory:%s: cannot create its memory file: %m", arg);
+		goto err_free;
+	}
+	if (ftruncate(m->fd, (off_t)size) < 0) {
+		ret = -errno;
+		backend_error("memory:%s: cannot size its memory file: %m; use a smaller size",
+			      arg);
+		goto err_close;
+	}
+	/* Past the file's end nothing is touched: blk checks every range. */
+	m->base = mmap(NULL, m->reserved, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_NORESERVE, m->fd, 0);
 	if (m->base == MAP_FAILED) {
 		ret = -errno;
-		backend_error("cannot reserve %s of address space for memory:%s: %m; use a smaller size",
-			      arg, arg);
-		free(m);
-		return ret;
+		backend_error("cannot reserve %llu bytes of address space for memory:%s: %m; use a smaller size",
+			      (unsigned long long)m->reserved, arg);
+		goto err_close;
 	}
 	*handlep = m;
 	return 0;
+
+err_close:
+	close(m->fd);
+err_free:
+	free(m);
+	return ret;
 }
 
 static void mem_close(void *handle)
 {
 	struct mem_disk *m = handle;
 
-	munmap(m->base, m->size);
+	munmap(m->base, m->reserved);
+	close(m->fd);
 	free(m);
 }
 
@@ -67,7 +100,7 @@ static int64_t mem_get_size(void *handle)
 {
 	struct mem_disk *m = handle;
 
-	return (int64_t)m->size;
+	return (int64_t)atomic_load(&m->size);
 }
 
 static bool mem_can_write(void *handle)
@@ -117,27 +150,51 @@ static void mem_write(void *queue, struct backend_io *io)
 }
 
 /*
- * Zeroes a range, returning whole pages to the kernel: after MADV_DONTNEED a
- * private anonymous page reads back as zeroes.  The partial pages at the
- * edges, and pages the daemon has locked (mlockall makes madvise fail with
- * EINVAL), are cleared by hand.
+ * Zeroes a range, returning whole pages to the kernel: a hole punched in
+ * the memfd reads back as zeroes and holds no memory, even where the
+ * pages were locked.  The partial pages at the edges are cleared by hand.
  */
 static void mem_zero(void *queue, struct backend_io *io)
 {
 	struct mem_disk *m = queue;
-	uint8_t *start = m->base + io->offset;
-	uint8_t *end = start + io->len;
-	uintptr_t mask = m->page_size - 1;
-	uint8_t *pstart = (uint8_t *)(((uintptr_t)start + mask) & ~mask);
-	uint8_t *pend = (uint8_t *)((uintptr_t)end & ~mask);
+	uint64_t mask = m->page_size - 1;
+	uint64_t start = io->offset, end = io->offset + io->len;
+	uint64_t pstart = (start + mask) & ~mask, pend = end & ~mask;
 
-	if (pstart < pend && !madvise(pstart, pend - pstart, MADV_DONTNEED)) {
-		memset(start, 0, pstart - start);
-		memset(pend, 0, end - pend);
+	if (pstart < pend &&
+	    !fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		       (off_t)pstart, (off_t)(pend - pstart))) {
+		memset(m->base + start, 0, pstart - start);
+		memset(m->base + pend, 0, end - pend);
 	} else {
-		memset(start, 0, io->len);
+		memset(m->base + start, 0, io->len);
 	}
 	backend_io_complete(io, 0);
+}
+
+/* Only grows (blk refuses to shrink a device), within the reservation. */
+static int mem_resize(void *handle, uint64_t size)
+{
+	struct mem_disk *m = handle;
+
+	if (size > m->reserved) {
+		backend_error("a memory disk can grow to %llu bytes at most (the address space reserved at add); add a larger one instead",
+			      (unsigned long long)m->reserved);
+		return -EFBIG;
+	}
+	if (size < atomic_load(&m->size)) {
+		backend_error("a memory disk cannot shrink");
+		return -EINVAL;
+	}
+	if (ftruncate(m->fd, (off_t)size) < 0) {
+		int ret = -errno;
+
+		backend_error("cannot grow the memory disk to %llu bytes: %m",
+			      (unsigned long long)size);
+		return ret;
+	}
+	atomic_store(&m->size, size);
+	return 0;
 }
 
 static void mem_noop(void *queue, struct backend_io *io)
@@ -163,6 +220,7 @@ static struct backend_ops mem_ops = {
 	.flush = mem_noop,
 	.discard = mem_zero,
 	.write_zeroes = mem_zero,
+	.resize = mem_resize,
 };
 
 BACKEND_REGISTER(mem_ops, backend_memory_init)
