@@ -10,6 +10,10 @@ but did not run is reported by name and counted as failed, since nothing
 shows it passed.  Each --failed-step (a build, or the dependency install,
 that failed) is reported and counted as one failure.
 
+A test whose VM run was repeated after a guest kernel trap (a
+"vm-run: RETRIED" line in its output, see tests/vm/run) still counts by
+its result, and is named on a line of its own so that it cannot hide.
+
 Prints a line per build and suite ("unit (plain): N passed, ..."), then,
 as the very last line, "N passed, N failed, N skipped".
 """
@@ -51,8 +55,12 @@ def listed(build, suite):
     return [l.strip() for l in out.splitlines() if " / " in l]
 
 
-def results(build):
-    """{name: result} from the build's testlog.json, {} if it has none."""
+RETRIED = "vm-run: RETRIED"
+
+
+def results(build, retried):
+    """{name: result} from the build's testlog.json, {} if it has none;
+    appends the names of tests that were run twice to @retried."""
     path = os.path.join(build, "meson-logs", "testlog.json")
     got = {}
     if not os.path.exists(path):
@@ -64,6 +72,9 @@ def results(build):
                 entry = json.loads(line)
                 name = entry.get("name", "")
                 got[name] = (entry.get("result"), suites_of(name))
+                out = (entry.get("stdout") or "") + (entry.get("stderr") or "")
+                if RETRIED in out:
+                    retried.append(name.split(" / ", 1)[-1])
     return got
 
 
@@ -81,11 +92,12 @@ def main(argv):
             sys.exit(f"test-summary: expected LABEL=BUILDDIR[:SUITE], got '{a}'")
 
     total = {"passed": 0, "failed": 0, "skipped": 0}
+    retried = []
     for step in failed_steps:
         print(f"{step}: failed")
         total["failed"] += 1
     for label, build, suite in builds:
-        got = results(build)
+        got = results(build, retried)
         want = listed(build, suite)
         counts = {}
         def bump(group, key, name=None):
@@ -123,6 +135,8 @@ def main(argv):
             total["passed"] += c["passed"]
             total["skipped"] += c["skipped"]
             total["failed"] += c["failed"] + notrun
+    if retried:
+        print(f"{len(retried)} run twice after a guest kernel trap: {', '.join(retried)}")
     print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
 
 
