@@ -227,11 +227,21 @@ int vdk_dev_process(struct vdk_dev *dev);
 /**
  * vdk_dev_attach() - add the device to the vdpa bus and bind @bus's driver.
  *
- * Blocks until the driver has probed the device and its node exists.  The
- * driver talks to the device while probing, so another thread must be
- * calling vdk_dev_process() meanwhile.  On success writes the node
- * ("/dev/vda" or "/dev/vhost-vdpa-0") to @node (size @len).
- * Needs CAP_NET_ADMIN and the vdpa and bus driver modules.
+ * Blocks until the bus driver is bound and has made what fits the device
+ * (up to 10 s).  The driver talks to the device while probing, so another
+ * thread must be calling vdk_dev_process() meanwhile.  On success writes
+ * to @node (size @len) what the device became: with VDK_BUS_VHOST the
+ * node "/dev/vhost-vdpa-N"; with VDK_BUS_VIRTIO the block node "/dev/vdX"
+ * for a block device, the interface name ("eth1") for a network device,
+ * and "" for other kinds, which succeed as soon as the driver is bound.
+ *
+ * Side effects a caller should know: the bind runs in a short-lived child
+ * process (fork), so that a caller killed while the kernel probes holds
+ * nothing the kernel waits for; and the bus-wide
+ * /sys/bus/vdpa/drivers_autoprobe is set to 0 for the moment between
+ * creating the vdpa device and choosing its driver, then restored
+ * (serialised within the process, not against other processes).
+ * Needs CAP_NET_ADMIN and the vdpa and bus driver modules.  Control thread.
  */
 int vdk_dev_attach(struct vdk_dev *dev, enum vdk_bus bus, char *node, size_t len);
 
@@ -239,15 +249,18 @@ int vdk_dev_attach(struct vdk_dev *dev, enum vdk_bus bus, char *node, size_t len
  * vdk_dev_detach() - remove the device from the vdpa bus.
  *
  * The driver resets the device while detaching, so (as for attach) another
- * thread must keep calling vdk_dev_process().  0 if it was not attached.
+ * thread must keep calling vdk_dev_process().  The removal runs in a
+ * child process too (see vdk_dev_attach()).  0 if it was not attached.
  */
 int vdk_dev_detach(struct vdk_dev *dev);
 
 /**
  * vdk_dev_node() - find the node of the device named @name, if attached.
  *
- * Writes "/dev/vdX" or "/dev/vhost-vdpa-N" to @node.  -ENOENT if the device
- * does not exist or is not attached.  Does not need a handle.
+ * Writes what vdk_dev_attach() reports ("/dev/vdX", an interface name,
+ * "/dev/vhost-vdpa-N", or "" for a kind with no node) to @node.  -ENOENT
+ * if the device does not exist or is not attached.  Does not need a
+ * handle.  Any thread.
  */
 int vdk_dev_node(const char *name, char *node, size_t len);
 

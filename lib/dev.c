@@ -36,62 +36,6 @@
 #define VDK_CONFIG_SIZE_MAX	4096
 #define VDK_NUM_QUEUES_MAX	0xffff
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (long)(ms % 1000) * 1000000L,
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-VDK_EXPORT int vdk_name_check(const char *name)
-{
-	size_t len, i;
-
-	if (!name)
-		return vdk_set_error(-EINVAL, "no device name given");
-	len = strnlen(name, VDK_NAME_MAX + 1);
-	if (len == 0)
-		return vdk_set_error(-EINVAL, "the device name is empty");
-	if (len > VDK_NAME_MAX)
-		return vdk_set_error(-EINVAL,
-				     "the device name is longer than %d bytes",
-				     VDK_NAME_MAX);
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '/')
-			return vdk_set_error(-EINVAL,
-					     "device name \"%s\" contains '/'",
-					     name);
-		/* The name becomes a path and a sysfs name: keep it plain. */
-		if (c <= ' ' || c > '~')
-			return vdk_set_error(-EINVAL,
-					     "device name contains a space or a non-printable character at byte %zu; use printable ASCII",
-					     i);
-	}
-	if (strstr(name, ".."))
-		return vdk_set_error(-EINVAL,
-				     "device name \"%s\" contains \"..\"",
-				     name);
-	if (!strcmp(name, "."))
-		return vdk_set_error(-EINVAL, "device name cannot be \".\"");
-	/*
-	 * The vdpa device is a sysfs child of the VDUSE device, which already
-	 * has children vq0, vq1, ...: such a name makes "vdpa dev add" fail
-	 * with EEXIST long after creation, so refuse it up front.
-	 */
-	if (len > 2 && name[0] == 'v' && name[1] == 'q' &&
-	    strspn(name + 2, "0123456789") == len - 2)
-		return vdk_set_error(-EINVAL,
-				     "device name \"%s\" clashes with the per-queue sysfs directories (vqN); choose another",
-				     name);
-	return 0;
-}
-
 static int check_config(const struct vdk_dev_config *cfg, struct vdk_dev **devp)
 {
 	int ret;
@@ -202,71 +146,6 @@ static int dev_iova_miss(struct iova_map *map, uint64_t iova, void *opaque)
 	ret = iova_map_add(map, &r);
 	if (ret)
 		munmap(base, r.map_len);
-out_close:
-	close(fd);
-	return ret;
-}
-
-/*
- * Maps the state file: a fresh one (create) or one a previous process left
- * (adopt, checked against @cfg).  Each queue's log pointer is set.
- */
-static int state_map(struct vdk_dev *dev, const struct vdk_dev_config *cfg,
-		     bool create)
-{
-	size_t stride = vq_log_size(cfg->queue_size);
-	size_t len = sizeof(struct vdk_state_hdr) + stride * cfg->num_queues;
-	struct vdk_state_hdr *h;
-	struct stat st;
-	unsigned int i;
-	int fd, ret;
-
-	fd = open(cfg->state_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
-		  (create ? O_CREAT | O_TRUNC : 0), 0600);
-	if (fd < 0)
-		return vdk_set_error(-errno, "%s state file %s: %s",
-				     create ? "cannot create the" : "cannot open the",
-				     cfg->state_path, strerror(errno));
-	if (create && ftruncate(fd, len) < 0) {
-		ret = vdk_set_error(-errno, "sizing the state file %s: %s",
-				    cfg->state_path, strerror(errno));
-		goto out_close;
-	}
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size != len) {
-		ret = vdk_set_error(-EINVAL,
-			"state file %s does not fit %u queues of %u entries",
-			cfg->state_path, cfg->num_queues, cfg->queue_size);
-		goto out_close;
-	}
-	h = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		ret = vdk_set_error(-errno, "mapping the state file %s: %s",
-				    cfg->state_path, strerror(errno));
-		goto out_close;
-	}
-	if (create) {
-		memset(h, 0, sizeof(*h));
-		strcpy(h->name, cfg->name);
-		h->num_queues = cfg->num_queues;
-		h->queue_size = cfg->queue_size;
-		h->log_stride = stride;
-		h->version = VDK_STATE_VERSION;
-		__atomic_store_n(&h->magic, VDK_STATE_MAGIC, __ATOMIC_RELEASE);
-	} else if (h->magic != VDK_STATE_MAGIC || h->version != VDK_STATE_VERSION ||
-		   strncmp(h->name, cfg->name, sizeof(h->name)) ||
-		   h->num_queues != cfg->num_queues ||
-		   h->queue_size != cfg->queue_size || h->log_stride != stride) {
-		munmap(h, len);
-		ret = vdk_set_error(-EINVAL,
-			"state file %s is not %s's, or not for %u queues of %u entries",
-			cfg->state_path, cfg->name, cfg->num_queues, cfg->queue_size);
-		goto out_close;
-	}
-	dev->state = h;
-	dev->state_len = len;
-	for (i = 0; i < dev->num_queues; i++)
-		dev->vqs[i].log = (struct vq_log *)((char *)(h + 1) + stride * i);
-	ret = 0;
 out_close:
 	close(fd);
 	return ret;

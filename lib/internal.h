@@ -6,11 +6,13 @@
 #ifndef VDK_INTERNAL_H
 #define VDK_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <linux/virtio_ring.h>
 
 #include "vdusekit.h"
@@ -29,6 +31,27 @@
 #define VDK_PERM_RO	1	/* device may read */
 #define VDK_PERM_WO	2	/* device may write */
 #define VDK_PERM_RW	3
+
+/* Sleeps @ms milliseconds, through signals. */
+static inline void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000L,
+	};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* errors.c: thread-local last error, formatted like printf. */
 __attribute__((format(printf, 2, 3)))
@@ -179,6 +202,15 @@ struct vdk_vq {
 	int (*inject_irq)(struct vdk_vq *vq);
 };
 
+/* state.c */
+/*
+ * Maps the state file at cfg->state_path: a fresh one (@create) or one a
+ * previous process left, checked against @cfg.  Points each queue's log
+ * into it.  Returns 0 or -errno with the error set.
+ */
+int state_map(struct vdk_dev *dev, const struct vdk_dev_config *cfg,
+	      bool create);
+
 /* vq.c */
 /*
  * Crash-consistency testing: every store to the rings and the inflight log
@@ -218,7 +250,7 @@ void vq_log_clear(struct vdk_vq *vq);
  */
 int vq_log_recover(struct vdk_vq *vq);
 
-/* netlink.c */
+/* vdpa.c */
 /* True if a vdpa device named @name exists (i.e. the device is attached). */
 bool vdpa_dev_exists(const char *name);
 /* Removes vdpa device @name if present; 0 if it was not there. */

@@ -2,7 +2,8 @@
 /*
  * Putting a device on the vdpa bus and taking it off again: generic netlink
  * ("vdpa" family) for DEV_NEW/DEV_DEL, sysfs to pick and bind the bus driver
- * and to find the resulting /dev node.
+ * and to find what the driver made of it (a block node, a network
+ * interface, a vhost-vdpa node).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/vdpa.h>
+#include <linux/virtio_ids.h>
 
 #include "internal.h"
 
@@ -47,25 +49,6 @@ struct nl {
  * so two attaches in one process cannot restore each other's value.
  */
 static pthread_mutex_t autoprobe_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (long)(ms % 1000) * 1000000L,
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Reads a sysfs attribute without its trailing newline. */
 static int sysfs_read(const char *path, char *buf, size_t len)
@@ -400,59 +383,108 @@ static bool name_is_virtio(const char *s)
 	return !strncmp(s, "virtio", 6);
 }
 
-/*
- * virtio_vdpa: /sys/bus/vdpa/devices/NAME/virtioN/block/vdX.  Only block
- * devices have a node we know how to name.
- */
-static int find_virtio_node(const char *name, char *kname, size_t len)
+/* What a virtio driver makes of a device, by its virtio device id. */
+enum node_kind {
+	NODE_NONE,		/* nothing we know how to name */
+	NODE_BLOCK,		/* virtioN/block/vdX, and /dev/vdX */
+	NODE_NET,		/* virtioN/net/IFNAME */
+};
+
+static enum node_kind node_kind(uint32_t device_id)
 {
-	char path[PATH_MAX], virtio[NAME_MAX + 1];
+	switch (device_id) {
+	case VIRTIO_ID_BLOCK:
+		return NODE_BLOCK;
+	case VIRTIO_ID_NET:
+		return NODE_NET;
+	default:
+		return NODE_NONE;
+	}
+}
+
+/*
+ * virtio_vdpa: /sys/bus/vdpa/devices/NAME/virtioN/ is the virtio device;
+ * its driver adds block/vdX (virtio_blk) or net/IFNAME (virtio_net).
+ * With @kind NODE_NONE the node is found from whichever is there, or is
+ * empty (a device kind with no node of its own) once the driver is bound.
+ */
+static int find_virtio_node(const char *name, enum node_kind kind,
+			    char *node, size_t len)
+{
+	char path[PATH_MAX], virtio[NAME_MAX + 1], kname[NAME_MAX + 1];
+	struct stat st;
 	int ret;
 
 	snprintf(path, sizeof(path), VDPA_DEVICES "%s", name);
 	ret = find_entry(path, name_is_virtio, virtio, sizeof(virtio));
 	if (ret)
 		return ret;
-	snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/block", name, virtio);
-	return find_entry(path, NULL, kname, len);
+	if (kind == NODE_NONE) {
+		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/block", name, virtio);
+		if (path_exists(path))
+			kind = NODE_BLOCK;
+		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/net", name, virtio);
+		if (path_exists(path))
+			kind = NODE_NET;
+	}
+	switch (kind) {
+	case NODE_BLOCK:
+		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/block", name, virtio);
+		ret = find_entry(path, NULL, kname, sizeof(kname));
+		if (ret)
+			return ret;
+		snprintf(path, sizeof(path), "/dev/%s", kname);
+		/* Anything else (e.g. a stray regular file) is not our node. */
+		if (stat(path, &st) < 0)
+			return -errno;
+		if (!S_ISBLK(st.st_mode))
+			return -ENOENT;
+		break;
+	case NODE_NET:
+		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/net", name, virtio);
+		ret = find_entry(path, NULL, kname, sizeof(kname));
+		if (ret)
+			return ret;
+		/* An interface has no /dev node: its name is what users need. */
+		snprintf(path, sizeof(path), "%s", kname);
+		break;
+	default:
+		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/driver", name, virtio);
+		if (!path_exists(path))
+			return -ENOENT;
+		path[0] = '\0';
+		break;
+	}
+	if (node) {
+		if (strlen(path) >= len)
+			return -ERANGE;
+		strcpy(node, path);
+	}
+	return 0;
 }
 
 /*
  * vhost_vdpa: the class device vhost-vdpa-N sits right under the vdpa
  * device or, with a class glue directory, under NAME/vhost-vdpa/.
  */
-static int find_vhost_node(const char *name, char *kname, size_t len)
+static int find_vhost_node(const char *name, char *node, size_t len)
 {
-	char path[PATH_MAX];
-	int ret;
-
-	snprintf(path, sizeof(path), VDPA_DEVICES "%s", name);
-	ret = find_entry(path, name_is_vhost_node, kname, len);
-	if (ret != -ENOENT)
-		return ret;
-	snprintf(path, sizeof(path), VDPA_DEVICES "%s/vhost-vdpa", name);
-	return find_entry(path, name_is_vhost_node, kname, len);
-}
-
-/* Finds the /dev node for @name on @bus once; -ENOENT if not there yet. */
-static int find_node(const char *name, enum vdk_bus bus, char *node,
-		     size_t len)
-{
-	char kname[NAME_MAX + 1], path[PATH_MAX];
+	char path[PATH_MAX], kname[NAME_MAX + 1];
 	struct stat st;
 	int ret;
 
-	if (bus == VDK_BUS_VIRTIO)
-		ret = find_virtio_node(name, kname, sizeof(kname));
-	else
-		ret = find_vhost_node(name, kname, sizeof(kname));
+	snprintf(path, sizeof(path), VDPA_DEVICES "%s", name);
+	ret = find_entry(path, name_is_vhost_node, kname, sizeof(kname));
+	if (ret == -ENOENT) {
+		snprintf(path, sizeof(path), VDPA_DEVICES "%s/vhost-vdpa", name);
+		ret = find_entry(path, name_is_vhost_node, kname, sizeof(kname));
+	}
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "/dev/%s", kname);
-	/* Anything else (e.g. a stray regular file) is not our node. */
 	if (stat(path, &st) < 0)
 		return -errno;
-	if (bus == VDK_BUS_VIRTIO ? !S_ISBLK(st.st_mode) : !S_ISCHR(st.st_mode))
+	if (!S_ISCHR(st.st_mode))
 		return -ENOENT;
 	if (node) {
 		if (strlen(path) >= len)
@@ -460,6 +492,29 @@ static int find_node(const char *name, enum vdk_bus bus, char *node,
 		strcpy(node, path);
 	}
 	return 0;
+}
+
+/* Finds what @bus's driver made of @name once; -ENOENT if not there yet. */
+static int find_node(const char *name, enum vdk_bus bus, enum node_kind kind,
+		     char *node, size_t len)
+{
+	if (bus == VDK_BUS_VIRTIO)
+		return find_virtio_node(name, kind, node, len);
+	return find_vhost_node(name, node, len);
+}
+
+static const char *node_what(enum vdk_bus bus, enum node_kind kind)
+{
+	if (bus == VDK_BUS_VHOST)
+		return "vhost-vdpa node";
+	switch (kind) {
+	case NODE_BLOCK:
+		return "block device";
+	case NODE_NET:
+		return "network interface";
+	default:
+		return "virtio device";
+	}
 }
 
 /* Restores drivers_autoprobe and drops the lock, if @saved is set. */
@@ -627,16 +682,17 @@ VDK_EXPORT int vdk_dev_attach(struct vdk_dev *dev, enum vdk_bus bus,
 	/* The node appears once the driver (and devtmpfs/udev) are done. */
 	deadline = now_ms() + NODE_WAIT_MS;
 	for (;;) {
-		ret = find_node(dev->name, bus, node, len);
+		ret = find_node(dev->name, bus, node_kind(dev->device_id),
+				node, len);
 		if (ret != -ENOENT || now_ms() >= deadline)
 			break;
 		sleep_ms(10);
 	}
 	if (ret == -ENOENT) {
 		vdk_set_error(ret,
-			      "vdpa device %s is bound to %s but no %s node appeared within %d s",
+			      "vdpa device %s is bound to %s but no %s appeared within %d s",
 			      dev->name, drv,
-			      bus == VDK_BUS_VIRTIO ? "block device" : "vhost-vdpa",
+			      node_what(bus, node_kind(dev->device_id)),
 			      NODE_WAIT_MS / 1000);
 		goto err_del;
 	}
@@ -740,7 +796,7 @@ VDK_EXPORT int vdk_dev_node(const char *name, char *node, size_t len)
 		return vdk_set_error(-ENOENT,
 				     "vdpa device %s is bound to %s, which has no node we know",
 				     name, drv);
-	ret = find_node(name, bus, node, len);
+	ret = find_node(name, bus, NODE_NONE, node, len);
 	if (ret == -ERANGE)
 		return vdk_set_error(ret, "the node name does not fit in %zu bytes",
 				     len);
