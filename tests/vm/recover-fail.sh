@@ -1,0 +1,51 @@
+#!/bin/bash
+# A recover that fails leaves the device as it was, for another try:
+# first its state file does not match the rings (the resume fails), then
+# the control thread cannot start while the resumed queue thread already
+# runs (RLIMIT_NPROC of the daemon's user allows two threads: the main
+# one and the queue's).  Each time the device stays, the daemon cleans
+# up without crashing, and the third recover serves the data intact.
+. "$(dirname "$0")/lib.sh"
+require_blk
+
+img=/tmp/rfail.img
+truncate -s 64M $img
+blk_add --name rfail "$img"
+head -c 4M /dev/urandom > /tmp/rfail-data
+check "write" dd if=/tmp/rfail-data of="$dev" bs=1M oflag=direct conv=fsync status=none
+pid=$(daemon_pid rfail)
+kill -KILL "$pid"
+while kill -0 "$pid" 2> /dev/null; do sleep 0.05; done
+log=/run/vduse-blk/rfail.log
+
+# 1. Queue 0's log says 8 entries; the ring has 256.  The log starts after
+# the 344-byte header (struct vdk_state_hdr), its first field is the size.
+state=/run/vduse-blk/rfail.state
+saved=$(od -An -tx1 -j344 -N4 $state | tr -d ' \n')
+printf '\010\000\000\000' | dd of=$state bs=1 seek=344 conv=notrunc status=none
+expect_fail "saved state is for 8 entries" "$BLK" recover rfail
+[ -e /sys/class/vduse/rfail ] || fail "a failed resume destroyed the device"
+grep -q "handed rfail over" $log || { cat $log; fail "the failed daemon did not let go cleanly"; }
+printf "$(echo "$saved" | sed 's/../\\x&/g')" | dd of=$state bs=1 seek=344 conv=notrunc status=none
+log "a failed resume left the device"
+
+# 2. The control thread cannot start; the queue thread runs already.
+lines=$(grep -c "handed rfail over" $log)
+expect_fail "cannot start the control thread" bash -c "ulimit -u 2 && exec '$BLK' recover rfail"
+[ -e /sys/class/vduse/rfail ] || fail "a failed control thread destroyed the device"
+grep -q "adopted rfail: 1 queue resumed" $log || { cat $log; fail "the queue was not resumed first"; }
+for i in $(seq 40); do
+	[ "$(grep -c "handed rfail over" $log)" -gt "$lines" ] && break
+	sleep 0.05
+done
+[ "$(grep -c "handed rfail over" $log)" -gt "$lines" ] ||
+	{ cat $log; fail "the daemon did not stop its queue and let go (crashed?)"; }
+log "a failed control thread left the device; the queue stopped first"
+
+# 3. Now it works, and the data are there.
+check "recover" "$BLK" recover rfail
+check "read back" dd if="$dev" of=/tmp/rfail-back bs=1M count=4 iflag=direct status=none
+cmp /tmp/rfail-data /tmp/rfail-back || fail "data differ after the failed recovers"
+check "write after recover" dd if=/tmp/rfail-data of="$dev" bs=1M seek=8 oflag=direct conv=fsync status=none
+check "del" "$BLK" del rfail
+log "pass"
