@@ -881,6 +881,8 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		       (unsigned int)uid, (unsigned int)gid, strerror(-ret));
 		goto out_release;
 	}
+	blk_log(BLK_LOG_INFO, "running as %u:%u without capabilities",
+		(unsigned int)uid, (unsigned int)gid);
 
 	if (adopted) {
 		/* Queues running before we came carry on where they stood. */
@@ -914,11 +916,10 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		}
 	}
 
-	blk_log(BLK_LOG_INFO, "serving %s (%s, %llu bytes, %u queue%s) as %s, user %u:%u",
+	blk_log(BLK_LOG_INFO, "serving %s (%s, %llu bytes, %u queue%s) as %s",
 		opts->name, backend_spec(be),
 		(unsigned long long)backend_size(be), d->blk.num_queues,
-		d->blk.num_queues == 1 ? "" : "s", d->node, (unsigned int)uid,
-		(unsigned int)gid);
+		d->blk.num_queues == 1 ? "" : "s", d->node);
 	report(report_fd, true, "%s", d->node);
 	report_fd = -2;		/* reported */
 
