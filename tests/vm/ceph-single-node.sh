@@ -130,6 +130,10 @@ ceph_up() {
 	monmaptool --create --fsid "$fsid" --addv a "v2:127.0.0.1:$CEPH_MON_PORT" \
 		"$CEPH_DIR/monmap" > /dev/null &&
 	ceph-mon --mkfs -i a --monmap "$CEPH_DIR/monmap" --keyring "$k" || return 1
+	# vduse-blk's daemon connects as user vduse: it must read the key.
+	if getent group vduse > /dev/null; then
+		chgrp vduse "$k" && chmod 0640 "$k" || return 1
+	fi
 	ceph_mon_start || return 1
 	uuid=$(cat /proc/sys/kernel/random/uuid)
 	ceph_cli osd new "$uuid" 0 > /dev/null &&

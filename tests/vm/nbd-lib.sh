@@ -13,6 +13,14 @@ nbd_start() {
 		sleep 0.1
 	done
 	[ -s "$pidf" ] || fail "nbdkit $name wrote no pid file"
+	# vduse-blk's daemon (re)connects as user vduse: let it reach the socket.
+	local a prev=
+	for a in "$@"; do
+		if [ "$prev" = -U ] && getent group vduse > /dev/null; then
+			chgrp vduse "$a" && chmod g+rw "$a" || fail "cannot open $a to vduse"
+		fi
+		prev=$a
+	done
 	at_exit "nbd_stop $name"
 }
 
