@@ -337,9 +337,17 @@ static int file_resize(void *handle, uint64_t size)
 	struct file_disk *f = handle;
 
 	if (f->is_bdev) {
-		backend_error("'%s' is a block device: resize it on the host, then resize the device to its new size",
-			      f->path);
-		return -EOPNOTSUPP;
+		int64_t have = file_get_size(f);
+
+		/* A block device is grown on the host; here it is only adopted. */
+		if (have < 0)
+			return (int)have;
+		if ((uint64_t)have < size) {
+			backend_error("'%s' is a block device of %lld bytes: grow it on the host first (e.g. losetup -c, lvextend), then resize the device",
+				      f->path, (long long)have);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (ftruncate(f->fd, (off_t)size)) {
 		backend_error("cannot resize '%s': %m", f->path);
