@@ -12,6 +12,13 @@
  * virtqueue carries OUT, FLUSH, IN, GET_ID and invalid requests in varied
  * descriptor layouts, many in flight at once.  Exit 0 pass, 1 fail; every
  * failure names the step that failed on stderr.
+ *
+ * --read-only: the device must offer VIRTIO_BLK_F_RO; the client ignores
+ * it, as a hostile VMM may, and every OUT must fail with IOERR while reads
+ * still work.  --corrupt KIND: on a device with two queues, queue 0 gets a
+ * malformed chain (a descriptor loop, a next index out of range, or an
+ * unmapped address) while queue 1 serves verified I/O; queue 0 must stay
+ * stopped until a reset, and serve the data queue 1 wrote after it.
  */
 #include <endian.h>
 #include <errno.h>
@@ -63,6 +70,9 @@
 #define IND_OFF		0x3000
 #define IND_ENTRIES	4		/* per slot: hdr, 2 data, status */
 #define RING_MAX	256		/* what the offsets above have room for */
+#define BAD_OFF		0x8000		/* --corrupt: queue 0's ring, */
+#define BAD_REQ_OFF	0xc000		/* and its requests' memory */
+#define BAD_IOVA	0x7000000000ull	/* never mapped */
 
 /*
  * A slot is one request's memory: header, data, then the status byte right
@@ -111,6 +121,8 @@ struct opts {
 	uint16_t base;
 	const char *id;
 	const char *pattern_out;
+	bool read_only;
+	const char *corrupt;
 };
 
 struct drv {
@@ -128,6 +140,8 @@ struct drv {
 	uint32_t seg_max;
 	bool late_mapped;
 
+	unsigned int qindex;	/* the queue the requests go to */
+	uint8_t out_want;	/* status every OUT must get */
 	unsigned int num;
 	struct vring_desc *desc;
 	struct vring_avail *avail;
@@ -270,6 +284,8 @@ static int read_config(struct drv *d)
 	return ret;
 }
 
+static int init_device(struct drv *d);
+
 static int negotiate(struct drv *d)
 {
 	uint64_t offered, want;
@@ -301,13 +317,20 @@ static int negotiate(struct drv *d)
 		return -1;
 	if (id != VIRTIO_ID_BLOCK)
 		return fail("device id %u, expected %u (block)", id, VIRTIO_ID_BLOCK);
+	return init_device(d);
+}
+
+/* From a reset device to FEATURES_OK and the config read. */
+static int init_device(struct drv *d)
+{
+	uint64_t offered, want;
 
 	step = "features";
-	/* A fresh open resets the device: status must start at 0. */
+	/* A fresh open or a reset leaves the status at 0. */
 	if (xioctl(d->fd, VHOST_VDPA_GET_STATUS, &d->status, "VHOST_VDPA_GET_STATUS"))
 		return -1;
 	if (d->status)
-		return fail("status 0x%x right after open, expected 0", d->status);
+		return fail("status 0x%x after open or reset, expected 0", d->status);
 	if (set_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE) ||
 	    set_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER))
 		return -1;
@@ -317,12 +340,16 @@ static int negotiate(struct drv *d)
 	    !(offered & BIT(VIRTIO_F_ACCESS_PLATFORM)))
 		return fail("features 0x%llx lack VERSION_1 or ACCESS_PLATFORM",
 			    (unsigned long long)offered);
-	if (offered & BIT(VIRTIO_BLK_F_RO))
-		return fail("the device is read-only; this test writes");
+	/* With --read-only RO is not accepted: the device must refuse anyway. */
+	if (!!(offered & BIT(VIRTIO_BLK_F_RO)) != d->o->read_only)
+		return fail(d->o->read_only ? "the device does not offer RO" :
+			    "the device is read-only; this test writes");
 	want = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
 	       BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH) |
 	       BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_SIZE_MAX) |
 	       BIT(VIRTIO_BLK_F_TOPOLOGY);
+	if (d->o->corrupt)
+		want |= BIT(VIRTIO_BLK_F_MQ);
 	if (!d->o->no_event_idx)
 		want |= BIT(VIRTIO_RING_F_EVENT_IDX);
 	if (!d->o->no_indirect)
@@ -362,6 +389,11 @@ static int negotiate(struct drv *d)
 			    (unsigned long long)d->o->start,
 			    (unsigned long long)d->o->sectors,
 			    (unsigned long long)d->capacity);
+	if (d->o->corrupt && (!has(d, VIRTIO_BLK_F_MQ) ||
+			      le16toh(d->cfg.num_queues) < 2))
+		return fail("--corrupt needs a device with 2 queues (MQ %s, num_queues %u)",
+			    has(d, VIRTIO_BLK_F_MQ) ? "on" : "off",
+			    le16toh(d->cfg.num_queues));
 	return 0;
 }
 
@@ -388,10 +420,11 @@ static int iotlb_msg(struct drv *d, uint8_t type, uint64_t iova, uint64_t size,
 	return 0;
 }
 
+static int map_entries(struct drv *d);
+
 static int map_memory(struct drv *d)
 {
 	struct vhost_vdpa_iova_range range;
-	bool batch = d->backend_features & BIT(VHOST_BACKEND_F_IOTLB_BATCH);
 
 	step = "guest memory";
 	if (xioctl(d->fd, VHOST_VDPA_GET_IOVA_RANGE, &range,
@@ -413,6 +446,14 @@ static int map_memory(struct drv *d)
 		d->mem = NULL;
 		return fail("mmap: %s", strerror(errno));
 	}
+
+	return map_entries(d);
+}
+
+/* The three entries of guest memory; after a reset, mapped afresh. */
+static int map_entries(struct drv *d)
+{
+	bool batch = d->backend_features & BIT(VHOST_BACKEND_F_IOTLB_BATCH);
 
 	step = "IOTLB update";
 	if (batch && iotlb_msg(d, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0))
@@ -437,14 +478,16 @@ static uint16_t *avail_event(const struct drv *d)
 	return (uint16_t *)&d->used->ring[d->num];
 }
 
-static int setup_ring(struct drv *d)
+/* The ring of queue @index: the one requests go to. */
+static int vring_setup(struct drv *d, unsigned int index, unsigned int num,
+		       uint64_t foff, uint16_t base, int kick_fd, int call_fd);
+
+static int setup_ring(struct drv *d, unsigned int index)
 {
-	struct vhost_vring_state st;
-	struct vhost_vring_addr addr;
-	struct vhost_vring_file f;
 	uint16_t max;
 
 	step = "vring setup";
+	d->qindex = index;
 	if (xioctl(d->fd, VHOST_VDPA_GET_VRING_NUM, &max, "VHOST_VDPA_GET_VRING_NUM"))
 		return -1;
 	if (max < 4)
@@ -457,47 +500,64 @@ static int setup_ring(struct drv *d)
 	d->desc = (struct vring_desc *)(d->mem + RING_FOFF + DESC_OFF);
 	d->avail = (struct vring_avail *)(d->mem + RING_FOFF + AVAIL_OFF);
 	d->used = (struct vring_used *)(d->mem + RING_FOFF + USED_OFF);
-	memset(d->mem + RING_FOFF, 0, RING_LEN);
+	memset(d->mem + RING_FOFF, 0, BAD_OFF);
 	/* A non-zero base starts the indexes near the u16 wrap. */
 	d->avail_idx = d->last_used = d->o->base;
 	d->avail->idx = htole16(d->o->base);
 	d->used->idx = htole16(d->o->base);
 	*used_event(d) = htole16(d->o->base);
 
-	st.index = 0;
-	st.num = d->num;
-	if (xioctl(d->fd, VHOST_SET_VRING_NUM, &st, "VHOST_SET_VRING_NUM"))
-		return -1;
-	memset(&addr, 0, sizeof(addr));
-	addr.index = 0;
-	addr.desc_user_addr = RING_IOVA + DESC_OFF;
-	addr.avail_user_addr = RING_IOVA + AVAIL_OFF;
-	addr.used_user_addr = RING_IOVA + USED_OFF;
-	if (xioctl(d->fd, VHOST_SET_VRING_ADDR, &addr, "VHOST_SET_VRING_ADDR"))
-		return -1;
-	st.index = 0;
-	st.num = d->o->base;
-	if (xioctl(d->fd, VHOST_SET_VRING_BASE, &st, "VHOST_SET_VRING_BASE"))
-		return -1;
-
+	if (d->kick_fd >= 0)
+		close(d->kick_fd);
+	if (d->call_fd >= 0)
+		close(d->call_fd);
 	d->kick_fd = eventfd(0, EFD_CLOEXEC);
 	d->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->kick_fd < 0 || d->call_fd < 0)
 		return fail("eventfd: %s", strerror(errno));
-	f.index = 0;
-	f.fd = d->kick_fd;
+	return vring_setup(d, index, d->num, RING_FOFF, d->o->base, d->kick_fd,
+			   d->call_fd);
+}
+
+/* Tells the device where ring @index is, and enables it. */
+static int vring_setup(struct drv *d, unsigned int index, unsigned int num,
+		       uint64_t foff, uint16_t base, int kick_fd, int call_fd)
+{
+	struct vhost_vring_state st;
+	struct vhost_vring_addr addr;
+	struct vhost_vring_file f;
+
+	st.index = index;
+	st.num = num;
+	if (xioctl(d->fd, VHOST_SET_VRING_NUM, &st, "VHOST_SET_VRING_NUM"))
+		return -1;
+	memset(&addr, 0, sizeof(addr));
+	addr.index = index;
+	addr.desc_user_addr = RING_IOVA + foff + DESC_OFF;
+	addr.avail_user_addr = RING_IOVA + foff + AVAIL_OFF;
+	addr.used_user_addr = RING_IOVA + foff + USED_OFF;
+	if (xioctl(d->fd, VHOST_SET_VRING_ADDR, &addr, "VHOST_SET_VRING_ADDR"))
+		return -1;
+	st.index = index;
+	st.num = base;
+	if (xioctl(d->fd, VHOST_SET_VRING_BASE, &st, "VHOST_SET_VRING_BASE"))
+		return -1;
+	f.index = index;
+	f.fd = kick_fd;
 	if (xioctl(d->fd, VHOST_SET_VRING_KICK, &f, "VHOST_SET_VRING_KICK"))
 		return -1;
-	f.fd = d->call_fd;
+	f.fd = call_fd;
 	if (xioctl(d->fd, VHOST_SET_VRING_CALL, &f, "VHOST_SET_VRING_CALL"))
 		return -1;
 	/* VDUSE learns which rings are ready only at DRIVER_OK. */
-	st.index = 0;
+	st.index = index;
 	st.num = 1;
-	if (xioctl(d->fd, VHOST_VDPA_SET_VRING_ENABLE, &st,
-		   "VHOST_VDPA_SET_VRING_ENABLE"))
-		return -1;
+	return xioctl(d->fd, VHOST_VDPA_SET_VRING_ENABLE, &st,
+		      "VHOST_VDPA_SET_VRING_ENABLE");
+}
 
+static int driver_ok(struct drv *d)
+{
 	step = "DRIVER_OK";
 	return set_status(d, d->status | VIRTIO_CONFIG_S_DRIVER_OK);
 }
@@ -824,7 +884,7 @@ static int rw_pass(struct drv *d, bool write, const uint8_t *pat, uint32_t seed,
 			r->layout = nth % L_NLAYOUTS;
 			if (r->layout == L_SPLIT && (d->seg_max < 2 || len < 16))
 				r->layout = L_PLAIN;
-			r->want = VIRTIO_BLK_S_OK;
+			r->want = write ? d->out_want : VIRTIO_BLK_S_OK;
 			r->slot = k;
 			r->hdr = slot_hdr(d, k);
 			prepare(r, pat + pos);
@@ -944,7 +1004,7 @@ static int bad_requests(struct drv *d)
 
 static int check_vring_base(struct drv *d)
 {
-	struct vhost_vring_state st = { .index = 0 };
+	struct vhost_vring_state st = { .index = d->qindex };
 
 	/* VDUSE asks the daemon for its last_avail_idx. */
 	if (xioctl(d->fd, VHOST_GET_VRING_BASE, &st, "VHOST_GET_VRING_BASE"))
@@ -970,13 +1030,211 @@ static int save_pattern(const struct drv *d)
 	return 0;
 }
 
+/* ---- malformed rings (--corrupt) ---- */
+
+/* Queue 0's ring in --corrupt mode: only ever posted to by hand. */
+struct bad_ring {
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint8_t *req;		/* request memory, mapped */
+	int kick_fd, call_fd;
+};
+
+static void bad_desc(struct drv *d, struct bad_ring *b, unsigned int i,
+		     uint64_t iova, uint32_t len, uint16_t flags, uint16_t next)
+{
+	(void)d;
+	b->desc[i].addr = htole64(iova);
+	b->desc[i].len = htole32(len);
+	b->desc[i].flags = htole16(flags);
+	b->desc[i].next = htole16(next);
+}
+
+/* Posts @head as avail entry @n and kicks. */
+static int bad_post(struct bad_ring *b, uint16_t head, uint16_t n)
+{
+	uint64_t one = 1;
+
+	b->avail->ring[n] = htole16(head);
+	__atomic_store_n(&b->avail->idx, htole16(n + 1), __ATOMIC_RELEASE);
+	if (write(b->kick_fd, &one, sizeof(one)) != sizeof(one))
+		return fail("kick: %s", strerror(errno));
+	return 0;
+}
+
+/* Puts one malformed chain of @kind at head 0 of queue 0. */
+static int corrupt_queue(struct drv *d, struct bad_ring *b, const char *kind)
+{
+	uint64_t hdr = to_iova(d, b->req), data = hdr + 16, status = data + 512;
+	struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_OUT) };
+
+	memcpy(b->req, &h, sizeof(h));
+	if (!strcmp(kind, "loop")) {
+		/* Header, data, and back to the header. */
+		bad_desc(d, b, 0, hdr, 16, VRING_DESC_F_NEXT, 1);
+		bad_desc(d, b, 1, data, 512, VRING_DESC_F_NEXT, 0);
+	} else if (!strcmp(kind, "next")) {
+		bad_desc(d, b, 0, hdr, 16, VRING_DESC_F_NEXT, d->num + 7);
+	} else if (!strcmp(kind, "addr")) {
+		bad_desc(d, b, 0, BAD_IOVA, 16, VRING_DESC_F_NEXT, 1);
+		bad_desc(d, b, 1, data, 512, VRING_DESC_F_NEXT, 2);
+		bad_desc(d, b, 2, status, 1, VRING_DESC_F_WRITE, 0);
+	} else {
+		return fail("unknown --corrupt kind '%s' (loop, next, addr)", kind);
+	}
+	return bad_post(b, 0, 0);
+}
+
+/*
+ * A request the device would serve on a sound queue: a FLUSH (or GET_ID
+ * where FLUSH was not negotiated) at head 4.  Posted after the malformed
+ * one, it must not complete before the reset.
+ */
+static int valid_after_break(struct drv *d, struct bad_ring *b)
+{
+	uint64_t hdr = to_iova(d, b->req + 1024);
+	struct virtio_blk_outhdr h = {
+		.type = htole32(has(d, VIRTIO_BLK_F_FLUSH) ? VIRTIO_BLK_T_FLUSH
+							    : VIRTIO_BLK_T_GET_ID),
+	};
+
+	memcpy(b->req + 1024, &h, sizeof(h));
+	bad_desc(d, b, 4, hdr, 16, VRING_DESC_F_NEXT, 5);
+	bad_desc(d, b, 5, hdr + 16, VIRTIO_BLK_ID_BYTES + 1, VRING_DESC_F_WRITE, 0);
+	return bad_post(b, 4, 1);
+}
+
+static int run_corrupt(struct drv *d)
+{
+	struct bad_ring b = { .kick_fd = -1, .call_fd = -1 };
+	uint16_t used;
+	int ret = -1;
+
+	/* Queue 1 takes the requests; queue 0 gets the malformed ring. */
+	if (setup_ring(d, 1))
+		return -1;
+	step = "queue 0 setup";
+	b.desc = (struct vring_desc *)(d->mem + RING_FOFF + BAD_OFF + DESC_OFF);
+	b.avail = (struct vring_avail *)(d->mem + RING_FOFF + BAD_OFF + AVAIL_OFF);
+	b.used = (struct vring_used *)(d->mem + RING_FOFF + BAD_OFF + USED_OFF);
+	b.req = d->mem + RING_FOFF + BAD_REQ_OFF;
+	memset(d->mem + RING_FOFF + BAD_OFF, 0, RING_LEN - BAD_OFF);
+	b.kick_fd = eventfd(0, EFD_CLOEXEC);
+	b.call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b.kick_fd < 0 || b.call_fd < 0) {
+		fail("eventfd: %s", strerror(errno));
+		goto out;
+	}
+	if (vring_setup(d, 0, d->num, BAD_OFF, 0, b.kick_fd, b.call_fd) ||
+	    driver_ok(d))
+		goto out;
+
+	step = "malformed chain on queue 0";
+	if (corrupt_queue(d, &b, d->o->corrupt))
+		goto out;
+	step = "queue 1 serves while queue 0 is broken: write";
+	if (rw_pass(d, true, d->pattern, d->o->seed, NULL))
+		goto out;
+	step = "a valid request on the broken queue 0";
+	if (valid_after_break(d, &b))
+		goto out;
+	step = "queue 1 serves while queue 0 is broken: read back";
+	if (rw_pass(d, false, d->pattern, d->o->seed, NULL))
+		goto out;
+	usleep(500 * 1000);
+	used = le16toh(__atomic_load_n(&b.used->idx, __ATOMIC_ACQUIRE));
+	if (used) {
+		fail("queue 0 completed %u requests: the malformed chain or the one after it was served",
+		     used);
+		goto out;
+	}
+	printf("vdk-vhost-client: queue 0 stopped at the %s chain; queue 1 served %lu requests\n",
+	       d->o->corrupt, d->nreqs);
+
+	/* A reset, and queue 0 serves again: what queue 1 wrote, verified. */
+	step = "reset";
+	if (set_status(d, 0))
+		goto out;
+	step = "IOTLB after reset";
+	if (iotlb_msg(d, VHOST_IOTLB_INVALIDATE, RING_IOVA, RING_LEN, RING_FOFF) ||
+	    iotlb_msg(d, VHOST_IOTLB_INVALIDATE, DATA_IOVA, 2 * DATA_HALF, DATA_FOFF) ||
+	    map_entries(d) || init_device(d) || setup_ring(d, 0) || driver_ok(d))
+		goto out;
+	step = "queue 0 after the reset: read what queue 1 wrote";
+	if (rw_pass(d, false, d->pattern, d->o->seed, NULL))
+		goto out;
+	step = "queue 0 after the reset: flush and get id";
+	if (flush(d) || get_id(d))
+		goto out;
+	step = "vring base";
+	if (check_vring_base(d))
+		goto out;
+	step = "reset";
+	if (set_status(d, 0))
+		goto out;
+	ret = 0;
+out:
+	if (b.kick_fd >= 0)
+		close(b.kick_fd);
+	if (b.call_fd >= 0)
+		close(b.call_fd);
+	return ret;
+}
+
+/* --read-only: every OUT fails, reads (and what they find) are unchanged. */
+static int run_read_only(struct drv *d)
+{
+	uint8_t *old = NULL;
+	int ret = -1;
+
+	if (d->o->check_old) {
+		old = make_pattern(d->o->expect_seed, d->o->start, d->o->sectors);
+		if (!old)
+			return fail("out of memory");
+		step = "read the existing data";
+		if (rw_pass(d, false, old, d->o->expect_seed, NULL))
+			goto out;
+	}
+	step = "writes to a read-only device";
+	d->out_want = VIRTIO_BLK_S_IOERR;
+	if (rw_pass(d, true, d->pattern, d->o->seed, NULL))
+		goto out;
+	if (old) {
+		step = "read the existing data after the refused writes";
+		if (rw_pass(d, false, old, d->o->expect_seed, NULL))
+			goto out;
+	}
+	step = "get id";
+	if (get_id(d))
+		goto out;
+	step = "vring base";
+	if (check_vring_base(d))
+		goto out;
+	step = "reset";
+	if (set_status(d, 0))
+		goto out;
+	printf("vdk-vhost-client: ok: %lu requests; every write to the read-only device failed with IOERR%s\n",
+	       d->nreqs, old ? ", the data read before and after is unchanged" : "");
+	ret = 0;
+out:
+	free(old);
+	return ret;
+}
+
 static int run(struct drv *d)
 {
 	uint8_t *old;
 	int ret;
 
-	if (negotiate(d) || map_memory(d) || setup_ring(d))
+	if (negotiate(d) || map_memory(d))
 		return -1;
+	if (d->o->corrupt)
+		return run_corrupt(d);
+	if (setup_ring(d, 0) || driver_ok(d))
+		return -1;
+	if (d->o->read_only)
+		return run_read_only(d);
 
 	if (d->o->check_old) {
 		step = "read back the previous run's data";
@@ -1034,7 +1292,10 @@ static void usage(FILE *f)
 "  --id STR            expect GET_ID to return STR\n"
 "  --pattern-out FILE  save the bytes written, for checking the backend\n"
 "  --seg-max-cross     let one of seg_max data descriptors cross two IOTLB\n"
-"                      entries (vduse-blk refuses that; see segs_write())\n");
+"                      entries (vduse-blk refuses that; see segs_write())\n"
+"  --read-only         the device offers RO: expect IOERR for every write\n"
+"  --corrupt KIND      break queue 0 with KIND (loop, next, addr) while\n"
+"                      queue 1 serves; reset; queue 0 must serve again\n");
 }
 
 static bool parse_num(const char *opt, const char *s, uint64_t max, uint64_t *out)
@@ -1064,12 +1325,14 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "pattern-out", required_argument, NULL, 'p' },
 		{ "seg-max-cross", no_argument, NULL, 'X' },
+		{ "read-only", no_argument, NULL, 'R' },
+		{ "corrupt", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .sectors = 1024, .start = 8, .seed = 1 };
 	struct drv d = { .o = &o, .fd = -1, .kick_fd = -1, .call_fd = -1,
-			 .mem_fd = -1 };
+			 .mem_fd = -1, .out_want = VIRTIO_BLK_S_OK };
 	uint64_t v;
 	int c, ret = 1;
 
@@ -1115,6 +1378,12 @@ int main(int argc, char **argv)
 		case 'X':
 			o.seg_max_cross = true;
 			break;
+		case 'R':
+			o.read_only = true;
+			break;
+		case 'C':
+			o.corrupt = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1123,7 +1392,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (optind != argc - 1 || !o.sectors) {
+	if (optind != argc - 1 || !o.sectors || (o.read_only && o.corrupt)) {
 		usage(stderr);
 		return 1;
 	}
