@@ -146,7 +146,7 @@ static int wait_gone(const char *name, pid_t pid, int seconds)
 
 int cmd_del(int argc, char **argv)
 {
-	char reply[4096], path[300];
+	char reply[4096];
 	struct add_opts o;
 	const char *name;
 	pid_t pid;
@@ -215,7 +215,6 @@ int cmd_del(int argc, char **argv)
 		return 1;
 	}
 	remove_run_files(name);
-	(void)path;
 	return 0;
 }
 

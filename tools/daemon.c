@@ -673,7 +673,8 @@ static int save_conf(const struct add_opts *o)
 	ret = run_path(o->name, "conf", path, sizeof(path));
 	if (ret < 0)
 		return ret;
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
 	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;

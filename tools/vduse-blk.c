@@ -362,7 +362,8 @@ bool device_exists(const char *name)
 	char path[300];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/sys/class/vduse/%s", name);
+	if ((size_t)snprintf(path, sizeof(path), "/sys/class/vduse/%s", name) >= sizeof(path))
+		return false;
 	return stat(path, &st) == 0;
 }
 
