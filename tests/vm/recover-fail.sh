@@ -18,12 +18,23 @@ kill -KILL "$pid"
 while kill -0 "$pid" 2> /dev/null; do sleep 0.05; done
 log=/run/vduse-blk/rfail.log
 
+# A failed daemon reports first and cleans up after: wait until it is gone.
+wait_failed() {
+	local i
+	for i in $(seq 1200); do
+		pgrep -f "vduse-blk recover rfail" > /dev/null || return 0
+		sleep 0.05
+	done
+	fail "the failed daemon is still running after 60 s"
+}
+
 # 1. Queue 0's log says 8 entries; the ring has 256.  The log starts after
 # the 344-byte header (struct vdk_state_hdr), its first field is the size.
 state=/run/vduse-blk/rfail.state
 saved=$(od -An -tx1 -j344 -N4 $state | tr -d ' \n')
 printf '\010\000\000\000' | dd of=$state bs=1 seek=344 conv=notrunc status=none
 expect_fail "saved state is for 8 entries" "$BLK" recover rfail
+wait_failed
 [ -e /sys/class/vduse/rfail ] || fail "a failed resume destroyed the device"
 grep -q "handed rfail over" $log || { cat $log; fail "the failed daemon did not let go cleanly"; }
 printf "$(echo "$saved" | sed 's/../\\x&/g')" | dd of=$state bs=1 seek=344 conv=notrunc status=none
@@ -32,6 +43,7 @@ log "a failed resume left the device"
 # 2. The control thread cannot start; the queue thread runs already.
 lines=$(grep -c "handed rfail over" $log)
 expect_fail "cannot start the control thread" bash -c "ulimit -u 2 && exec '$BLK' recover rfail"
+wait_failed
 [ -e /sys/class/vduse/rfail ] || fail "a failed control thread destroyed the device"
 grep -q "adopted rfail: 1 queue resumed" $log || { cat $log; fail "the queue was not resumed first"; }
 for i in $(seq 40); do
