@@ -225,7 +225,7 @@ static void server_start(void)
 	snprintf(cmd, sizeof(cmd), "nbdkit -U %s -P %s memory 64M", sock, pidfile);
 	T_ASSERT_EQ(system(cmd), 0);
 	/* The pid file is written once the server listens; maybe not whole. */
-	for (i = 0; i < 500 && server_pid <= 0; i++) {
+	for (i = 0; i < 3000 && server_pid <= 0; i++) {
 		fp = fopen(pidfile, "r");
 		if (fp) {
 			if (fscanf(fp, "%d", &server_pid) != 1)
@@ -267,7 +267,7 @@ static void hang_requests(void)
 	add_req(VIRTIO_BLK_T_OUT, 0, 4096, &hung_status[0]);
 	simdrv_publish(&sd);
 	kick();
-	for (i = 0; i < 500 && le16toh(sd.used->idx) != 1; i++)
+	for (i = 0; i < 3000 && le16toh(sd.used->idx) != 1; i++)
 		usleep(10000);
 	T_ASSERT_EQ(le16toh(sd.used->idx), 1);
 
@@ -276,7 +276,7 @@ static void hang_requests(void)
 		add_req(VIRTIO_BLK_T_OUT, 8 * i, 4096, &hung_status[i]);
 	simdrv_publish(&sd);
 	kick();
-	for (i = 0; i < 500 && vdk_vq_inflight(&sd.vq) != 8; i++)
+	for (i = 0; i < 3000 && vdk_vq_inflight(&sd.vq) != 8; i++)
 		usleep(10000);
 	T_ASSERT_EQ(vdk_vq_inflight(&sd.vq), 8);
 }
