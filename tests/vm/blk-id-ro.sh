@@ -39,11 +39,15 @@ blk_add_any --vhost --name vrw /tmp/vro.img
 check "write seed 41 through --vhost" "$CLIENT" "$dev" --seed 41 --start 64 --sectors 2048
 check "del" "$BLK" del vrw
 sum=$(md5sum < /tmp/vro.img)
+rm -f /run/vduse-blk/vro.log
 blk_add_any --vhost --read-only --name vro /tmp/vro.img
 [ -c "$dev" ] || fail "add --vhost --read-only printed '$dev'"
 "$CLIENT" "$dev" --read-only --seed 42 --expect-seed 41 --start 64 --sectors 2048 ||
 	{ tail -n 20 /run/vduse-blk/vro.log; fail "vdk-vhost-client --read-only"; }
 [ "$(md5sum < /tmp/vro.img)" = "$sum" ] || fail "the backing file changed under a read-only --vhost device"
+# The backend is opened read-only too; the refusal must be the daemon's own.
+grep -q "refused: the device is read-only" /run/vduse-blk/vro.log ||
+	{ tail -n 20 /run/vduse-blk/vro.log; fail "the daemon's read-only check did not answer the writes"; }
 errs=$("$BLK" stats vro --json | grep -o '"errors": [0-9]*' | tail -n1 | grep -o '[0-9]*$')
 [ "${errs:-0}" -gt 0 ] || fail "the daemon counted no errors for the refused writes"
 check "del" "$BLK" del vro

@@ -21,6 +21,7 @@ for kind in loop:"loops back" next:"out of range" addr:"is not mapped"; do
 	seed=$((seed + 1))
 	img=/tmp/corrupt-$kind.img
 	truncate -s 32M $img
+	rm -f /run/vduse-blk/vc$kind.log
 	blk_add_any --vhost --queues 2 --name vc$kind $img
 	[ -c "$dev" ] || fail "add --vhost printed '$dev'"
 	pid=$(daemon_pid vc$kind) || fail "no daemon for vc$kind"
