@@ -210,13 +210,13 @@ static void log_break(struct queue_thread *qt)
 		bl->suppressed++;
 		return;
 	}
+	/* The library's message names the queue and what happens next. */
 	if (bl->suppressed)
-		blk_log(BLK_LOG_ERR, "queue %u: %s; the queue stops until the driver resets the device (%u more breaks not logged in the last %llu s)",
-			qt->index, vdk_last_error(), bl->suppressed,
+		blk_log(BLK_LOG_ERR, "%s (%u more breaks of this queue not logged in the last %llu s)",
+			vdk_last_error(), bl->suppressed,
 			(unsigned long long)((now - bl->logged_ns) / 1000000000ull));
 	else
-		blk_log(BLK_LOG_ERR, "queue %u: %s; the queue stops until the "
-			"driver resets the device", qt->index, vdk_last_error());
+		blk_log(BLK_LOG_ERR, "%s", vdk_last_error());
 	bl->logged_ns = now;
 	bl->suppressed = 0;
 }
