@@ -383,6 +383,32 @@ static bool name_is_virtio(const char *s)
 	return !strncmp(s, "virtio", 6);
 }
 
+/*
+ * Checks that /dev/@kname is a node of @type (S_IFBLK or S_IFCHR: anything
+ * else, e.g. a stray regular file, is not ours) and writes its path to
+ * @out (size PATH_MAX).
+ */
+static int dev_node(const char *kname, mode_t type, char *out)
+{
+	struct stat st;
+
+	snprintf(out, PATH_MAX, "/dev/%s", kname);
+	if (stat(out, &st) < 0)
+		return -errno;
+	return (st.st_mode & S_IFMT) == type ? 0 : -ENOENT;
+}
+
+/* Copies @path to the caller's @node, if it wants it. */
+static int put_node(const char *path, char *node, size_t len)
+{
+	if (!node)
+		return 0;
+	if (strlen(path) >= len)
+		return -ERANGE;
+	strcpy(node, path);
+	return 0;
+}
+
 /* What a virtio driver makes of a device, by its virtio device id. */
 enum node_kind {
 	NODE_NONE,		/* nothing we know how to name */
@@ -412,7 +438,6 @@ static int find_virtio_node(const char *name, enum node_kind kind,
 			    char *node, size_t len)
 {
 	char path[PATH_MAX], virtio[NAME_MAX + 1], kname[NAME_MAX + 1];
-	struct stat st;
 	int ret;
 
 	snprintf(path, sizeof(path), VDPA_DEVICES "%s", name);
@@ -431,14 +456,10 @@ static int find_virtio_node(const char *name, enum node_kind kind,
 	case NODE_BLOCK:
 		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/block", name, virtio);
 		ret = find_entry(path, NULL, kname, sizeof(kname));
+		if (!ret)
+			ret = dev_node(kname, S_IFBLK, path);
 		if (ret)
 			return ret;
-		snprintf(path, sizeof(path), "/dev/%s", kname);
-		/* Anything else (e.g. a stray regular file) is not our node. */
-		if (stat(path, &st) < 0)
-			return -errno;
-		if (!S_ISBLK(st.st_mode))
-			return -ENOENT;
 		break;
 	case NODE_NET:
 		snprintf(path, sizeof(path), VDPA_DEVICES "%s/%s/net", name, virtio);
@@ -455,12 +476,7 @@ static int find_virtio_node(const char *name, enum node_kind kind,
 		path[0] = '\0';
 		break;
 	}
-	if (node) {
-		if (strlen(path) >= len)
-			return -ERANGE;
-		strcpy(node, path);
-	}
-	return 0;
+	return put_node(path, node, len);
 }
 
 /*
@@ -470,7 +486,6 @@ static int find_virtio_node(const char *name, enum node_kind kind,
 static int find_vhost_node(const char *name, char *node, size_t len)
 {
 	char path[PATH_MAX], kname[NAME_MAX + 1];
-	struct stat st;
 	int ret;
 
 	snprintf(path, sizeof(path), VDPA_DEVICES "%s", name);
@@ -479,19 +494,9 @@ static int find_vhost_node(const char *name, char *node, size_t len)
 		snprintf(path, sizeof(path), VDPA_DEVICES "%s/vhost-vdpa", name);
 		ret = find_entry(path, name_is_vhost_node, kname, sizeof(kname));
 	}
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "/dev/%s", kname);
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (!S_ISCHR(st.st_mode))
-		return -ENOENT;
-	if (node) {
-		if (strlen(path) >= len)
-			return -ERANGE;
-		strcpy(node, path);
-	}
-	return 0;
+	if (!ret)
+		ret = dev_node(kname, S_IFCHR, path);
+	return ret ? ret : put_node(path, node, len);
 }
 
 /* Finds what @bus's driver made of @name once; -ENOENT if not there yet. */

@@ -11,6 +11,7 @@
  *   abort-soon     the same, without a stop: queue_threads_abort_soon()
  *                  (what a detach does) fails them while the queue runs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <linux/virtio_blk.h>
 #include <signal.h>
@@ -251,6 +252,41 @@ static void server_kill(void)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* True once every thread of @pid is stopped (state T), within 10 s. */
+static bool wait_stopped(int pid)
+{
+	char path[64], buf[512], *p;
+	bool all;
+	DIR *tasks;
+	struct dirent *de;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	for (i = 0; i < 1000; i++) {
+		tasks = opendir(path);
+		if (!tasks)
+			return false;
+		all = true;
+		while (all && (de = readdir(tasks))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(buf, sizeof(buf), "%s/%s/stat", path, de->d_name);
+			fp = fopen(buf, "r");
+			if (!fp)
+				continue;
+			if (fgets(buf, sizeof(buf), fp) && (p = strrchr(buf, ')')))
+				all = p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+			fclose(fp);
+		}
+		closedir(tasks);
+		if (all)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 static uint64_t hung_status[8];
 
 /* Writes wait at a server that stopped answering; none is answered. */
@@ -272,6 +308,8 @@ static void hang_requests(void)
 	T_ASSERT_EQ(le16toh(sd.used->idx), 1);
 
 	T_ASSERT_EQ(kill(server_pid, SIGSTOP), 0);
+	/* The stop is asynchronous: a running server could still answer. */
+	T_ASSERT(wait_stopped(server_pid));
 	for (i = 0; i < 8; i++)
 		add_req(VIRTIO_BLK_T_OUT, 8 * i, 4096, &hung_status[i]);
 	simdrv_publish(&sd);
