@@ -267,11 +267,10 @@ void blk_stats_add(struct blk_stats_snapshot *dst, const struct blk_stats_snapsh
 uint64_t blk_stats_percentile_ns(const struct blk_stats_snapshot *snap, unsigned int pct);
 const char *blk_stat_type_name(enum blk_stat_type t);
 /*
- * Queue thread: counts what the backend did for one finished backend I/O
- * (@result < 0 is a failure), e.g. its flushes, which guest FLUSHes and
- * write-through both cause.
+ * Queue thread: the backend completed a flush that reached its volatile
+ * cache (guest FLUSHes and write-through both cause them).
  */
-void blk_stats_backend_done(struct blk_stats *st, const struct backend_io *io, int result);
+void blk_stats_backend_flush(struct blk_stats *st);
 
 /* ---- logging ---- */
 

@@ -215,7 +215,7 @@ static int blk_prep_rw(struct blk_queue *q, struct blk_req *r, bool write)
 	 * descriptors that all point at the same buffer cannot make a small
 	 * amount of driver memory into a huge request.
 	 */
-	len = write ? iov_total(rd, r->vreq.out_num) - sizeof(struct virtio_blk_outhdr) :
+	len = write ? r->vreq.out_bytes - sizeof(struct virtio_blk_outhdr) :
 	      r->wr_len - 1;
 	if (len > q->max_data) {
 		rlog(q, "%s of %" PRIu64 " bytes exceeds the %" PRIu64 " bytes a request may carry (%s)",
@@ -227,7 +227,7 @@ static int blk_prep_rw(struct blk_queue *q, struct blk_req *r, bool write)
 	if (write) {
 		if (blk_req_map_data(q, r, rd, r->vreq.out_num,
 				     sizeof(struct virtio_blk_outhdr),
-				     iov_total(rd, r->vreq.out_num)))
+				     r->vreq.out_bytes))
 			return VIRTIO_BLK_S_IOERR;
 	} else {
 		if (blk_req_map_data(q, r, wr, r->wr_cnt, 0, r->wr_len - 1))
@@ -469,7 +469,12 @@ static void blk_io_done(struct backend_io *io, int result)
 	struct blk_req *r = container_of(io, struct blk_req, io);
 	struct blk_queue *q = r->q;
 
-	blk_stats_backend_done(&q->stats, io, result);
+	/*
+	 * A backend without a volatile cache completes a flush at once,
+	 * doing nothing: that is not counted.
+	 */
+	if (io->op == BACKEND_OP_FLUSH && result >= 0 && backend_has_cache(q->dev->be))
+		blk_stats_backend_flush(&q->stats);
 	if (result < 0) {
 		rlog(q, "%s of %" PRIu64 " bytes at sector %" PRIu64 " failed: %s",
 		     blk_op_name(io->op), io->len, io->offset >> BLK_SECTOR_SHIFT,

@@ -3,7 +3,6 @@
  * Reading the per-queue statistics.  Thread model: any thread; see the
  * comment on struct blk_stats for what a racing read may see.
  */
-#include <stddef.h>
 #include <string.h>
 
 #include "blk.h"
@@ -77,20 +76,11 @@ uint64_t blk_stats_percentile_ns(const struct blk_stats_snapshot *snap, unsigned
 	return 1ull << (BLK_LAT_BUCKETS - 1);
 }
 
-void blk_stats_backend_done(struct blk_stats *st, const struct backend_io *io, int result)
+void blk_stats_backend_flush(struct blk_stats *st)
 {
-	/* @st is always a queue's own (see blk.h). */
-	const struct blk_queue *q = (const struct blk_queue *)
-		((const char *)st - offsetof(struct blk_queue, stats));
-
-	/*
-	 * A backend without a volatile cache completes a flush at once, doing
-	 * nothing: that is not counted.  Only the queue thread writes, so the
-	 * load and the store need not be one step.
-	 */
-	if (result >= 0 && io->op == BACKEND_OP_FLUSH && backend_has_cache(q->dev->be))
-		atomic_store_explicit(&st->backend_flushes, LOAD(st->backend_flushes) + 1,
-				      memory_order_relaxed);
+	/* Only the queue thread writes: the load and store need not be one. */
+	atomic_store_explicit(&st->backend_flushes, LOAD(st->backend_flushes) + 1,
+			      memory_order_relaxed);
 }
 
 const char *blk_stat_type_name(enum blk_stat_type t)

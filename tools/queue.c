@@ -318,13 +318,25 @@ static uint64_t notify_or_hold(struct queue_thread *qt)
 /* After the abort time, how often to fail what reached the backend since. */
 #define ABORT_RETRY_NS	(100 * 1000000ull)
 
+/* Moves the abort time to @at unless one as early is set already. */
+static void abort_by(struct queue_thread *qt, uint64_t at)
+{
+	uint64_t cur = atomic_load(&qt->abort_at);
+
+	if (!cur || cur > at)
+		atomic_store(&qt->abort_at, at);
+}
+
 /* Fails what the backend still holds, once the abort time has come. */
 static void maybe_abort(struct queue_thread *qt)
 {
-	uint64_t at = atomic_load(&qt->abort_at);
-	uint64_t n = blk_queue_inflight(&qt->q);
+	uint64_t at = atomic_load(&qt->abort_at), n;
 
-	if (!at || !n || now_ns() < at)
+	/* Every loop turn comes here: nothing more unless a stop is on. */
+	if (!at)
+		return;
+	n = blk_queue_inflight(&qt->q);
+	if (!n || now_ns() < at)
 		return;
 	if (backend_queue_abort(qt->q.bq)) {
 		/* Once: later passes fail what arrived since, as stragglers. */
@@ -401,7 +413,7 @@ static bool poll_ring(struct queue_thread *qt)
 
 static void run_queue(struct queue_thread *qt)
 {
-	uint64_t wait, deadline;
+	uint64_t wait;
 	bool healthy = true;
 	unsigned int n;
 
@@ -444,9 +456,7 @@ static void run_queue(struct queue_thread *qt)
 	 * every request back before the library takes the rings away, or
 	 * fail it once the backend had ABORT_GRACE_NS to answer.
 	 */
-	deadline = now_ns() + ABORT_GRACE_NS;
-	if (!atomic_load(&qt->abort_at) || atomic_load(&qt->abort_at) > deadline)
-		atomic_store(&qt->abort_at, deadline);
+	abort_by(qt, now_ns() + ABORT_GRACE_NS);
 	while (blk_queue_inflight(&qt->q) > 0) {
 		wait_events(qt, abort_wait(qt));
 		reap(qt);
@@ -592,7 +602,7 @@ void queue_thread_stop(struct daemon *d, struct vdk_vq *vq)
 
 void queue_threads_abort_soon(struct daemon *d)
 {
-	uint64_t at = now_ns() + ABORT_GRACE_NS, cur, one = 1;
+	uint64_t at = now_ns() + ABORT_GRACE_NS, one = 1;
 	struct queue_thread *qt;
 	unsigned int i;
 
@@ -601,9 +611,7 @@ void queue_threads_abort_soon(struct daemon *d)
 		qt = d->queues[i];
 		if (!qt)
 			continue;
-		cur = atomic_load(&qt->abort_at);
-		if (!cur || cur > at)
-			atomic_store(&qt->abort_at, at);
+		abort_by(qt, at);
 		/* Wakes it, so that its sleep is bounded by the new time. */
 		if (write(qt->stop_fd, &one, sizeof(one)) < 0)
 			blk_log(BLK_LOG_WARN, "queue %u: wake: %m", i);
