@@ -99,17 +99,15 @@ bool read_request(int fd, char *buf, size_t len, int timeout_ms)
 int ctl_sock_path(const char *name, char *buf, size_t len)
 {
 	struct sockaddr_un sa;
-	int n;
+	int ret;
 
 	/* Whatever @len is, the path must also fit where it is used. */
 	if (len > sizeof(sa.sun_path))
 		len = sizeof(sa.sun_path);
-	n = snprintf(buf, len, RUN_DIR "/%s.sock", name);
-	if (n < 0 || (size_t)n >= len) {
+	ret = run_path(name, "sock", buf, len);
+	if (ret < 0)
 		buf[0] = '\0';
-		return -ENAMETOOLONG;
-	}
-	return 0;
+	return ret;
 }
 
 int ctl_listen(struct daemon *d)
