@@ -148,5 +148,6 @@ expect_fail() {
 
 # Reinserts a module the initramfs loaded (after a test removed it).
 reinsert_module() {
-	insmod "/run/vm-modules/$1.ko" 2>/dev/null || true
+	[ -d "/sys/module/$1" ] || insmod "/run/vm-modules/$1.ko" ||
+		fail "cannot load module $1 again"
 }
