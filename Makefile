@@ -6,14 +6,23 @@
 #   make bench    the benchmark against the peers (docs/benchmarks.md)
 #   make fuzz     fuzz for FUZZ_TIME seconds in all (default 600), shared by
 #                 both targets; new inputs go into tests/fuzz/corpus/
+#   make install  install what `make` built under PREFIX (default /usr/local),
+#                 staged under DESTDIR if set:
+#                 make install PREFIX=/usr DESTDIR=/tmp/stage
+#   make deb      Debian packages (libvdusekit0, libvdusekit-dev, vduse-blk)
+#                 into build/deb/, checked with lintian
 #   make clean    remove the build folders
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_TIME  ?= 600
 MESON_OPTS ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+DEB_OUT    ?= $(BUILD)/deb
 
-.PHONY: all deps demo check check-unit check-asan build-asan check-asan-run check-vm bench fuzz clean
+.PHONY: all deps demo check check-unit check-asan build-asan check-asan-run check-vm bench fuzz clean \
+	install deb
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -78,6 +87,19 @@ bench: deps all
 
 fuzz:
 	tests/fuzz/run-fuzz.sh --time $(FUZZ_TIME) --merge
+
+# The build folder is configured for PREFIX (the unit and the pkg-config
+# file name installed paths), built, then installed.
+install: $(BUILD)/build.ninja
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	ninja -C $(BUILD)
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+
+# Built from a copy of the tree in $(DEB_OUT) with its own meson folder, so
+# neither the tree nor $(BUILD) is touched (scripts/build-deb.sh).
+deb:
+	@scripts/deps.sh deb
+	scripts/build-deb.sh $(DEB_OUT)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -4,7 +4,8 @@
 #
 #   scripts/deps.sh          what `make`, `make check` and `make demo` need
 #   scripts/deps.sh bench    also what `make bench` needs
-#   scripts/deps.sh deb      also what `make deb` needs (packaging tools)
+#   scripts/deps.sh deb      what `make deb` needs: the same, since `make
+#                            check` builds the packages too (tests/unit/test-deb.sh)
 set -eu
 
 # build
@@ -18,13 +19,11 @@ pkgs="$pkgs qemu-system-x86 qemu-system-common qemu-utils busybox-static
 # what the tests run inside the VM; nbdkit is the NBD backend's test server,
 # and a one-node Ceph cluster the RBD backend's
 pkgs="$pkgs fio e2fsprogs iproute2 util-linux nbdkit ceph-mon ceph-osd ceph-common"
-# the installed systemd units are checked with systemd-analyze verify
-pkgs="$pkgs systemd"
+# the installed systemd units are checked with systemd-analyze verify;
+# the Debian packages are built and checked with lintian (make deb)
+pkgs="$pkgs systemd debhelper dpkg-dev fakeroot lintian"
 if [ "${1-}" = bench ]; then
 	pkgs="$pkgs gnuplot-nox valgrind procps nbd-client rbd-nbd"
-fi
-if [ "${1-}" = deb ]; then
-	pkgs="$pkgs debhelper dpkg-dev fakeroot lintian"
 fi
 
 # The user vduse-blk's daemons run as once set up (see --user); without it
