@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Builds the libFuzzer targets with clang in build-fuzz/ and runs them.
-#   tests/fuzz/run-fuzz.sh                         # both, 20000 runs each
+#   tests/fuzz/run-fuzz.sh                         # all, 20000 runs each
 #   tests/fuzz/run-fuzz.sh --target blk -runs=100000
 #   tests/fuzz/run-fuzz.sh --time 600 --merge      # what `make fuzz` does
+#   tests/fuzz/run-fuzz.sh --minimise              # shrink the corpora
 # Targets: vq (the descriptor walker), blk (walker + virtio-blk parser +
-# memory disk); --target may be given more than once, the default is both.
+# memory disk), dev (the control-message loop against a simulated kernel);
+# --target may be given more than once, the default is all three.
 # --time SECONDS is the total, shared evenly by the targets; the run ends
 # with one line per target: executions, coverage, corpus.  Other arguments
 # go to libFuzzer.
@@ -14,7 +16,11 @@
 # New inputs go to build-fuzz/corpus-TARGET/.  With --merge, those that add
 # coverage are merged (libFuzzer -merge=1) into the committed corpus
 # tests/fuzz/corpus/TARGET/ at the end, ready to commit; `make check`
-# replays that corpus.  A crash leaves tests/fuzz/crash-* (git-ignored):
+# replays that corpus.  --merge only adds: --minimise rebuilds the
+# committed corpus instead, keeping the generators' named seeds and, of
+# the merged inputs (named by their SHA-1) and build-fuzz/corpus-TARGET/,
+# only those that add coverage to what was kept before them; it runs no
+# fuzzing.  A crash leaves tests/fuzz/crash-* (git-ignored):
 # fix it, then add the input to the corpus.  BUILD_FUZZ overrides the
 # build directory.
 set -eu
@@ -25,19 +31,21 @@ build=${BUILD_FUZZ:-$top/build-fuzz}
 targets=
 time=
 merge=0
+minimise=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--target) targets="$targets $2"; shift 2 ;;
 	--time) time=$2; shift 2 ;;
 	--merge) merge=1; shift ;;
+	--minimise) minimise=1; shift ;;
 	*) break ;;
 	esac
 done
-[ -n "$targets" ] || targets="vq blk"
+[ -n "$targets" ] || targets="vq blk dev"
 for t in $targets; do
 	case $t in
-	vq|blk) ;;
-	*) echo "run-fuzz.sh: unknown target '$t' (vq or blk)" >&2; exit 2 ;;
+	vq|blk|dev) ;;
+	*) echo "run-fuzz.sh: unknown target '$t' (vq, blk or dev)" >&2; exit 2 ;;
 	esac
 done
 ntargets=$(echo $targets | wc -w)
@@ -63,13 +71,48 @@ for t in $targets; do
 	ninja -C "$build" -j2 "tests/fuzz/fuzz-$t" >/dev/null
 done
 
-# fuzz-blk's input is at most 808 + 4096 bytes (see fuzz-blk.c).
+# fuzz-blk's input is at most 808 + 4096 bytes (see fuzz-blk.c); fuzz-dev
+# takes 256 operations.
 max_len() {
 	case $1 in
 	blk) echo 4904 ;;
+	dev) echo 1028 ;;
 	*) echo 4392 ;;
 	esac
 }
+
+# Rebuilds tests/fuzz/corpus/$1 (see --minimise above).
+minimise() {
+	exe=$build/tests/fuzz/fuzz-$1
+	seeds=$top/tests/fuzz/corpus/$1
+	tmp=$build/minimise-$1
+	rm -rf "$tmp" "$tmp.old"
+	mkdir -p "$tmp" "$tmp.old" "$build/corpus-$1"
+	for f in "$seeds"/*; do
+		case ${f##*/} in
+		????????????????????????????????????????) cp "$f" "$tmp.old/" ;;
+		*) cp "$f" "$tmp/" ;;
+		esac
+	done
+	before=$(ls "$seeds" | wc -l)
+	"$exe" -merge=1 -max_len="$(max_len "$1")" "$tmp" "$tmp.old" \
+		"$build/corpus-$1" >"$build/minimise-$1.log" 2>&1 || {
+		echo "fuzz-$1: minimising failed, see $build/minimise-$1.log" >&2
+		return 1
+	}
+	rm -f "$seeds"/*
+	cp "$tmp"/* "$seeds"/
+	rm -rf "$tmp" "$tmp.old"
+	echo "fuzz-$1: corpus $before -> $(ls "$seeds" | wc -l) inputs"
+}
+
+if [ "$minimise" = 1 ]; then
+	status=0
+	for t in $targets; do
+		minimise "$t" || status=1
+	done
+	exit $status
+fi
 
 # halt_on_error etc. make any sanitizer report a failure.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
