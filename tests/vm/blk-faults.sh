@@ -1,11 +1,9 @@
 #!/bin/bash
-# Resets, faults and pressure: the driver unbound or the vdpa device deleted
+# Resets and faults: the driver unbound or the vdpa device deleted
 # under I/O (the daemon drains, stays up and serves again once bound); a
 # full backing file system (ENOSPC fails only those requests and the device
-# serves again once space is back); a writer in a small cgroup filling it
-# with dirty pages for the device (progress, no deadlock, the daemon's
-# IO_FLUSHER and mlockall in effect on every thread); and the control
-# socket.
+# serves again once space is back); and the control socket.  Memory
+# pressure has a test of its own (blk-pressure.sh).
 . "$(dirname "$0")/lib.sh"
 require_blk
 
@@ -114,68 +112,7 @@ fio_verify "$dev" --size=8M
 check "del" "$BLK" del full
 log "ENOSPC: $errs IOERR, then served again: ok"
 
-# 4. Memory pressure.  A writer in a cgroup with memory.max=48M dirties
-# 256 MiB through ext4 on the device: its reclaim has to write back through
-# the daemon.  What keeps the daemon from stalling on its own device is
-# PR_SET_IO_FLUSHER (its allocations never wait on I/O, and it is throttled
-# only against its own writes) and mlockall (its pages stay resident), so
-# both are checked to be in effect, on every thread.
-# (Not tested: the daemon in the same memory cgroup as such a writer.
-# There the hardened daemon is the cgroup's OOM victim at memory.max, being
-# its largest task, and stalls at memory.high, being throttled with the
-# rest; a daemon needs a cgroup of its own.)
-cg=/sys/fs/cgroup
-[ -e $cg/cgroup.controllers ] || mount -t cgroup2 none $cg || fail "cgroup2"
-echo +memory > $cg/cgroup.subtree_control 2>/dev/null
-mkdir -p $cg/squeeze
-echo $((48 << 20)) > $cg/squeeze/memory.max || fail "memory.max"
-truncate -s 512M /tmp/mp.img
-blk_add --name mp /tmp/mp.img
-dpid=$(daemon_pid mp) || fail "no daemon for mp"
-check "mkfs" mkfs.ext4 -q "$dev"
-mkdir -p /tmp/mp && check "mount" mount "$dev" /tmp/mp
-# Lazily: a fs whose daemon died would hang a plain umount.
-at_exit "umount -l /tmp/mp 2>/dev/null"
-start=$(date +%s)
-sh -c "echo \$\$ > $cg/squeeze/cgroup.procs &&
-	exec dd if=/dev/zero of=/tmp/mp/big bs=1M count=256 conv=fsync status=none" &
-writer=$!
-for i in $(seq 2400); do
-	kill -0 $writer 2>/dev/null || break
-	kill -0 $dpid 2>/dev/null || fail "the daemon died under memory pressure"
-	sleep 0.1
-done
-kill -0 $writer 2>/dev/null &&
-	{ tail -n 20 /run/vduse-blk/mp.log; fail "256 MiB through the device did not finish within 240 s"; }
-wait $writer || fail "the writer under memory pressure failed"
-hits=$(awk '$1 == "max" {print $2}' $cg/squeeze/memory.events)
-[ "${hits:-0}" -gt 0 ] || fail "the writer's cgroup never reached memory.max: no pressure"
-log "256 MiB written under memory.max=48M in $(( $(date +%s) - start )) s (at the limit $hits times)"
-
-# mlockall: locked memory; PR_SET_IO_FLUSHER: on 6.12 it shows only as the
-# task flags PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE (field 9 of stat), which
-# every thread must carry: main, control, queues and io_uring workers.
-grep -E "PR_SET_IO_FLUSHER:|mlockall:" /run/vduse-blk/mp.log &&
-	fail "the daemon warned that it is not hardened against memory pressure"
-lck=$(awk '/^VmLck:/ {print $2}' /proc/$dpid/status)
-[ "${lck:-0}" -gt 0 ] || fail "the daemon has no locked memory (VmLck ${lck:-?} kB)"
-tasks=0
-for st in /proc/$dpid/task/*/stat; do
-	line=$(cat "$st") || continue
-	comm=${line#*(}; comm=${comm%)*}
-	set -- ${line##*) }
-	flags=$7
-	[ $((flags & 0x180000)) = $((0x180000)) ] ||
-		fail "thread $(basename "$(dirname "$st")") ($comm) has task flags $(printf 0x%x "$flags"): not an IO_FLUSHER"
-	tasks=$((tasks + 1))
-done
-[ $tasks -ge 3 ] || fail "only $tasks threads: expected main, control and a queue"
-log "VmLck ${lck} kB; all $tasks threads are IO_FLUSHERs"
-check "umount" umount /tmp/mp
-check "fsck after pressure" fsck.ext4 -fn "$dev" > /dev/null 2>&1
-check "del" "$BLK" del mp
-
-# 5. The control socket turns away anyone but root.
+# 4. The control socket turns away anyone but root.
 blk_add --name caps memory:8M
 [ "$(stat -c %a /run/vduse-blk)" = 700 ] || fail "/run/vduse-blk is not 0700"
 [ "$(stat -c %a /run/vduse-blk/caps.sock)" = 600 ] || fail "socket is not 0600"
