@@ -128,7 +128,14 @@ struct vdk_state_hdr {
 	uint32_t num_queues;
 	uint32_t queue_size;
 	uint64_t log_stride;
-	uint64_t reserved[8];
+	/*
+	 * Which kernel device this file belongs to: the inode of its
+	 * /dev/vduse/NAME node, which a device created again under the same
+	 * name does not share (times would not do: udev may chmod the node).
+	 * Zero in files from before it was kept: not checked.
+	 */
+	uint64_t node_ino;
+	uint64_t reserved[7];
 };
 
 /*
@@ -210,6 +217,18 @@ struct vdk_vq {
  */
 int state_map(struct vdk_dev *dev, const struct vdk_dev_config *cfg,
 	      bool create);
+
+/*
+ * The same for the state file's own stores (its creation): test builds
+ * define VDK_STATE_STORE_HOOK and supply state_store_hook(), which may end
+ * the process there, as a crash just before that step would.
+ */
+#ifdef VDK_STATE_STORE_HOOK
+void state_store_hook(const char *what);
+#define STATE_STORE_POINT(what) state_store_hook(what)
+#else
+#define STATE_STORE_POINT(what) do { } while (0)
+#endif
 
 /* vq.c */
 /*

@@ -849,6 +849,12 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 			goto out_free;
 		}
 	}
+	if (ret < 0 && mode == DAEMON_RECOVER) {
+		report(report_fd, false, "%s: %s cannot be recovered; remove it with '"
+		       PROG " del %s' and add it again", vdk_last_error(),
+		       opts->name, opts->name);
+		goto out_free;
+	}
 	if (ret < 0) {
 		report(report_fd, false, "%s", vdk_last_error());
 		goto out_free;

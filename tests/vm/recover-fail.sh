@@ -3,8 +3,9 @@
 # first its state file does not match the rings (the resume fails), then
 # the control thread cannot start while the resumed queue thread already
 # runs (RLIMIT_NPROC of the daemon's user allows two threads: the main
-# one and the queue's).  Each time the device stays, the daemon cleans
-# up without crashing, and the third recover serves the data intact.
+# one and the queue's); then the state file is missing, incomplete or an
+# earlier device's.  Each time the device stays, the daemon cleans up
+# without crashing, and the last recover serves the data intact.
 . "$(dirname "$0")/lib.sh"
 require_blk
 
@@ -54,10 +55,44 @@ done
 	{ cat $log; fail "the daemon did not stop its queue and let go (crashed?)"; }
 log "a failed control thread left the device; the queue stopped first"
 
-# 3. Now it works, and the data are there.
+# 3. The state file as a crash while it was being created would leave it
+# (test-state-crash proves these are the only outcomes): absent, its
+# header without the magic (stored last), or an earlier device's of the
+# same name (node_ino, at offset 280, names another /dev/vduse node).
+# recover refuses each, naming the file, and the device stays.
+cp $state /tmp/rfail.state.good
+rm $state
+expect_fail "cannot open the state file $state" "$BLK" recover rfail
+wait_failed
+cp /tmp/rfail.state.good $state
+printf '\000\000\000\000' | dd of=$state bs=1 conv=notrunc status=none
+expect_fail "state file $state is not rfail's" "$BLK" recover rfail
+wait_failed
+cp /tmp/rfail.state.good $state
+printf '\001\002\003\004\005\006\007\010' | dd of=$state bs=1 seek=280 conv=notrunc status=none
+expect_fail "belongs to an earlier device named rfail" "$BLK" recover rfail
+wait_failed
+[ -e /sys/class/vduse/rfail ] || fail "a refused state file destroyed the device"
+cp /tmp/rfail.state.good $state
+log "missing, incomplete and stale state files: refused, device kept"
+
+# 4. Now it works, and the data are there.
 check "recover" "$BLK" recover rfail
 check "read back" dd if="$dev" of=/tmp/rfail-back bs=1M count=4 iflag=direct status=none
 cmp /tmp/rfail-data /tmp/rfail-back || fail "data differ after the failed recovers"
 check "write after recover" dd if=/tmp/rfail-data of="$dev" bs=1M seek=8 oflag=direct conv=fsync status=none
 check "del" "$BLK" del rfail
+
+# 5. A device left with a header-less state file (a crash mid-create):
+# del still removes the device and every file of it.
+blk_add --name rfail2 "$img"
+pid=$(daemon_pid rfail2)
+kill -KILL "$pid"
+while kill -0 "$pid" 2> /dev/null; do sleep 0.05; done
+printf '\000\000\000\000' | dd of=/run/vduse-blk/rfail2.state bs=1 conv=notrunc status=none
+expect_fail "rfail2 cannot be recovered; remove it with '$(basename "$BLK") del rfail2'" "$BLK" recover rfail2
+check "del after a refused recover" "$BLK" del rfail2
+[ -e /sys/class/vduse/rfail2 ] && fail "del left the device"
+ls /run/vduse-blk/rfail2.conf /run/vduse-blk/rfail2.state /run/vduse-blk/rfail2.sock 2>/dev/null &&
+	fail "del left files behind"
 log "pass"
