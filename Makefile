@@ -5,7 +5,7 @@
 #   make check    install what is missing, build, run every test
 #   make bench    the benchmark against the peers (docs/benchmarks.md)
 #   make fuzz     fuzz for FUZZ_TIME seconds in all (default 600), shared by
-#                 both targets; new inputs go into tests/fuzz/corpus/
+#                 the three targets; new inputs go into tests/fuzz/corpus/
 #   make install  install what `make` built under PREFIX (default /usr/local),
 #                 staged under DESTDIR if set:
 #                 make install PREFIX=/usr DESTDIR=/tmp/stage
@@ -15,13 +15,16 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+# The library alone (-Dtools/nbd/rbd=disabled): it must build and pass its
+# unit tests with libmnl only.
+MIN_BUILD  ?= build-min
 FUZZ_TIME  ?= 600
 MESON_OPTS ?=
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 DEB_OUT    ?= $(BUILD)/deb
 
-.PHONY: all deps demo check check-unit check-asan build-asan check-asan-run check-vm bench fuzz clean \
+.PHONY: all deps demo check check-unit check-asan build-asan build-min check-asan-run check-vm bench fuzz clean \
 	install deb
 
 all: $(BUILD)/build.ninja
@@ -41,7 +44,8 @@ demo: deps all
 # first, so a build that fails cannot leave a previous run's count behind:
 # it is reported as a failed step, its tests as listed but not run.
 check:
-	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
+	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json \
+		$(MIN_BUILD)/meson-logs/testlog.json
 	@status=0; failed=; \
 	$(MAKE) --no-print-directory deps || { status=1; failed="$$failed --failed-step deps"; }; \
 	if $(MAKE) --no-print-directory all; then \
@@ -56,8 +60,22 @@ check:
 		echo "make check: the build in $(ASAN_BUILD) failed"; \
 		status=1; failed="$$failed --failed-step build-asan"; \
 	fi; \
-	scripts/test-summary.py $$failed plain=$(BUILD) asan=$(ASAN_BUILD):unit; \
+	if $(MAKE) --no-print-directory build-min; then \
+		meson test -C $(MIN_BUILD) --suite unit --print-errorlogs || status=1; \
+	else \
+		echo "make check: the build in $(MIN_BUILD) failed"; \
+		status=1; failed="$$failed --failed-step build-min"; \
+	fi; \
+	scripts/test-summary.py $$failed plain=$(BUILD) asan=$(ASAN_BUILD):unit \
+		lib-only=$(MIN_BUILD):unit; \
 	exit $$status
+
+build-min: $(MIN_BUILD)/build.ninja
+	ninja -C $(MIN_BUILD)
+
+$(MIN_BUILD)/build.ninja:
+	meson setup $(MIN_BUILD) -Dwerror=true -Dtools=disabled -Dnbd=disabled \
+		-Drbd=disabled $(MESON_OPTS)
 
 # The host-side unit tests again, under AddressSanitizer and UBSan.
 check-asan: build-asan
@@ -102,4 +120,4 @@ deb:
 	scripts/build-deb.sh $(DEB_OUT)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(MIN_BUILD) build-fuzz

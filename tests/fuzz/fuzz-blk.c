@@ -77,17 +77,6 @@ enum { M_DESC, M_AVAIL, M_USED, M_DATA0, M_DATA1, M_IND, M_WO, M_RO, M_NR };
 
 #include "registry.h"
 
-#ifdef VDK_FUZZ_OWN_REGISTRY
-/*
- * The fuzzer build compiles the backend core itself (for coverage) with
- * only the backends it needs; this stands in for backends/registry.c.
- */
-const struct backend_ops *(*const backend_registry[])(void) = {
-	backend_memory_init,
-	backend_null_init,
-	NULL,
-};
-#endif
 
 /* What the last input did, for the replay driver's report. */
 static unsigned int last_popped, last_dropped;
