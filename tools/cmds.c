@@ -2,6 +2,8 @@
 /*
  * list, del, resize, stats: clients of the running daemons' control
  * sockets, plus what can be done for a device whose daemon is gone.
+ *
+ * Thread model: the command's only thread.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,11 +22,11 @@
 static bool check_name_arg(const char *cmd, int argc, char **argv, int want)
 {
 	if (argc < want + 1) {
-		err("%s needs a device NAME (see '" PROG " list')", cmd);
+		msg_err("%s needs a device NAME (see '" PROG " list')", cmd);
 		return false;
 	}
 	if (vdk_name_check(argv[1]) < 0) {
-		err("%s: %s", cmd, vdk_last_error());
+		msg_err("%s: %s", cmd, vdk_last_error());
 		return false;
 	}
 	return true;
@@ -65,7 +67,7 @@ int cmd_list(int argc, char **argv)
 	int n, i, shown = 0;
 
 	if (argc > 2 || (argc == 2 && !json)) {
-		err("usage: " PROG " list [--json]");
+		msg_err("usage: " PROG " list [--json]");
 		return 1;
 	}
 	if (!check_root("list"))
@@ -114,13 +116,6 @@ int cmd_list(int argc, char **argv)
 	return 0;
 }
 
-pid_t reply_pid(const char *reply)
-{
-	const char *p = strstr(reply, "\"pid\": ");
-
-	return p ? (pid_t)atoi(p + 7) : 0;
-}
-
 /*
  * Waits for the daemon to exit and the device to go.  Returns 1 when both
  * are gone, 0 if the daemon died and left the device (a crash while
@@ -155,7 +150,7 @@ int cmd_del(int argc, char **argv)
 	if (!check_name_arg("del", argc, argv, 1))
 		return 1;
 	if (argc > 2) {
-		err("usage: " PROG " del NAME");
+		msg_err("usage: " PROG " del NAME");
 		return 1;
 	}
 	if (!check_root("del"))
@@ -167,8 +162,8 @@ int cmd_del(int argc, char **argv)
 		pid = reply_pid(reply);
 		ret = ctl_request(name, "stop", reply, sizeof(reply));
 		if (ret < 0 || strncmp(reply, "OK", 2)) {
-			err("the daemon of %s did not accept the stop request: %s",
-			    name, ret < 0 ? strerror(-ret) : reply);
+			msg_err("the daemon of %s did not accept the stop request: %s",
+				name, ret < 0 ? strerror(-ret) : reply);
 			return 1;
 		}
 		/* Detach waits for I/O in flight; give it time. */
@@ -176,14 +171,14 @@ int cmd_del(int argc, char **argv)
 		if (ret > 0)
 			return 0;
 		if (ret < 0) {
-			err("%s is still there after 120 s; see %s/%s.log", name,
-			    RUN_DIR, name);
+			msg_err("%s is still there after 120 s; see %s/%s.log", name,
+				RUN_DIR, name);
 			return 1;
 		}
-		err("the daemon of %s died while removing it; cleaning up", name);
+		msg_err("the daemon of %s died while removing it; cleaning up", name);
 	}
 	if (!device_exists(name)) {
-		err("there is no device named '%s' (see '" PROG " list')", name);
+		msg_err("there is no device named '%s' (see '" PROG " list')", name);
 		return 1;
 	}
 	/*
@@ -191,11 +186,12 @@ int cmd_del(int argc, char **argv)
 	 * once more so the driver's last requests complete and the detach is
 	 * clean; otherwise just make it go away.
 	 */
-	if (load_conf(name, &o) == 0) {
-		if (start_daemon(&o, DAEMON_CLEANUP) == 0)
+	add_opts_init(&o);
+	if (load_conf(name, &o.dev) == 0) {
+		if (start_daemon(&o.dev, DAEMON_CLEANUP) == 0)
 			return 0;
-		err("cleaning %s up through its saved state failed; removing it anyway",
-		    name);
+		msg_err("cleaning %s up through its saved state failed; removing it anyway",
+			name);
 	}
 	/*
 	 * A daemon killed in the middle of a removal can hold the device
@@ -207,11 +203,11 @@ int cmd_del(int argc, char **argv)
 		if (ret != -EBUSY || !device_exists(name))
 			break;
 		if (i == 0)
-			info(PROG ": %s is still held by a dying process; waiting", name);
+			msg_info(PROG ": %s is still held by a dying process; waiting", name);
 		sleep(1);
 	}
 	if (ret < 0 && device_exists(name)) {
-		err("cannot remove %s: %s", name, vdk_last_error());
+		msg_err("cannot remove %s: %s", name, vdk_last_error());
 		return 1;
 	}
 	remove_run_files(name);
@@ -220,19 +216,19 @@ int cmd_del(int argc, char **argv)
 
 int cmd_resize(int argc, char **argv)
 {
-	char reply[4096], req[128];
+	char reply[4096], req[128], why[512];
 	uint64_t size;
 	int ret;
 
 	if (!check_name_arg("resize", argc, argv, 2))
 		return 1;
 	if (argc != 3) {
-		err(argc < 3 ? "resize needs a SIZE, e.g. '" PROG " resize %s 20G'"
-			     : "usage: " PROG " resize NAME SIZE", argv[1]);
+		msg_err(argc < 3 ? "resize needs a SIZE, e.g. '" PROG " resize %s 20G'"
+				 : "usage: " PROG " resize NAME SIZE", argv[1]);
 		return 1;
 	}
-	if (backend_parse_size(argv[2], "SIZE", &size) < 0) {
-		err("%s", backend_last_error());
+	if (blk_model_parse_size(argv[2], "SIZE", &size, why, sizeof(why)) < 0) {
+		msg_err("%s", why);
 		return 1;
 	}
 	if (!check_root("resize"))
@@ -240,13 +236,13 @@ int cmd_resize(int argc, char **argv)
 	snprintf(req, sizeof(req), "resize %llu", (unsigned long long)size);
 	ret = ctl_request(argv[1], req, reply, sizeof(reply));
 	if (ret < 0) {
-		err(device_exists(argv[1]) ? "no daemon serves %s; resize needs a running device"
-					   : "there is no device named '%s' (see '" PROG " list')",
-		    argv[1]);
+		msg_err(device_exists(argv[1]) ? "no daemon serves %s; resize needs a running device"
+					       : "there is no device named '%s' (see '" PROG " list')",
+			argv[1]);
 		return 1;
 	}
 	if (strncmp(reply, "OK", 2)) {
-		err("resize %s: %s", argv[1], reply + (strncmp(reply, "ERR ", 4) ? 0 : 4));
+		msg_err("resize %s: %s", argv[1], reply + (strncmp(reply, "ERR ", 4) ? 0 : 4));
 		return 1;
 	}
 	return 0;
@@ -261,7 +257,7 @@ int cmd_stats(int argc, char **argv)
 	if (!check_name_arg("stats", argc, argv, 1))
 		return 1;
 	if (argc > 3 || (argc == 3 && !json)) {
-		err("usage: " PROG " stats NAME [--json]");
+		msg_err("usage: " PROG " stats NAME [--json]");
 		return 1;
 	}
 	if (!check_root("stats"))
@@ -271,9 +267,9 @@ int cmd_stats(int argc, char **argv)
 		return 1;
 	ret = ctl_request(argv[1], json ? "stats" : "stats-text", reply, REPLY_MAX);
 	if (ret < 0) {
-		err(device_exists(argv[1]) ? "no daemon serves %s, so it has no statistics"
-					   : "there is no device named '%s' (see '" PROG " list')",
-		    argv[1]);
+		msg_err(device_exists(argv[1]) ? "no daemon serves %s, so it has no statistics"
+					       : "there is no device named '%s' (see '" PROG " list')",
+			argv[1]);
 		free(reply);
 		return 1;
 	}

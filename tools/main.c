@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vduse-blk's entry point: picks the subcommand.  Everything else lives in
- * the other files of tools/, which the unit tests link without this one.
+ * the other files of tools/ and in runtime/, which the unit tests link
+ * without this one.
+ *
+ * Thread model: the command's only thread.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +15,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	msg_set_prog(PROG);
 	if (!cmd) {
 		usage(stderr);
 		return 1;
@@ -34,7 +38,7 @@ int main(int argc, char **argv)
 		return cmd_recover(argc - 1, argv + 1);
 	if (!strcmp(cmd, "upgrade"))
 		return cmd_upgrade(argc - 1, argv + 1);
-	err("unknown command '%s'; commands are add, list, del, resize, stats, recover, upgrade (see '"
-	    PROG " help')", cmd);
+	msg_err("unknown command '%s'; commands are add, list, del, resize, stats, recover, upgrade (see '"
+		PROG " help')", cmd);
 	return 1;
 }

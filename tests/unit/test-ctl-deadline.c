@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "vduse-blk.h"
+#include "runtime.h"
 
 static double now_s(void)
 {
@@ -45,7 +45,7 @@ int main(void)
 {
 	char dir[] = "/tmp/test-ctl-deadline.XXXXXX", buf[256], reply[256];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct add_opts opts = { .name = "deadline" };
+	struct dev_opts opts = { .name = "deadline" };
 	struct daemon d = { .opts = &opts };
 	pthread_t t;
 	int sv[2], lfd, cfd;

@@ -30,18 +30,21 @@ static void check_name(const char *json)
 
 int main(void)
 {
-	struct add_opts opts = { .name = NAME };
-	struct daemon d = { .opts = &opts, .nr_queues = 1 };
-	struct backend_open_opts bo = { .block_size = 512 };
-	struct backend *be;
+	struct add_opts opts = {
+		.dev.name = NAME,
+		.blk = { .backend = "null:1M", .num_queues = 1, .block_size = 512 },
+	};
+	struct daemon d = { .opts = &opts.dev, .model = &blk_model };
+	struct vdk_dev_config cfg = { 0 };
+	char why[512];
 	char *out;
 	size_t len;
 	FILE *f;
 
 	T_ASSERT_EQ(vdk_name_check(NAME), 0);
-	pthread_mutex_init(&d.queues_lock, NULL);
-	d.queues = calloc(1, sizeof(*d.queues));
-	T_ASSERT(d.queues);
+	add_opts_init(&opts);
+	T_ASSERT_EQ(blk_model.open(&opts.blk, &d.m, why, sizeof(why)), 0);
+	T_ASSERT_EQ(blk_model.init(d.m, &d, &cfg, why, sizeof(why)), 0);
 
 	/* stats --json */
 	out = ctl_answer(&d, "stats", &len);
@@ -51,14 +54,12 @@ int main(void)
 	free(out);
 
 	/* info, which list --json relays */
-	T_ASSERT_EQ(backend_open("null:1M", &bo, &be), 0);
-	d.be = be;
 	out = ctl_answer(&d, "info", &len);
 	T_ASSERT(out);
 	out[len - 1] = '\0';
 	check_name(out);
 	free(out);
-	backend_close(be);
+	blk_model.close(d.m);
 
 	/* list --json of a device without a daemon */
 	f = open_memstream(&out, &len);
@@ -68,7 +69,5 @@ int main(void)
 	check_name(out);
 	T_ASSERT(strstr(out, "\"node\": \"/dev/vd\\\"a\""));
 	free(out);
-
-	free(d.queues);
 	return T_EXIT_PASS;
 }

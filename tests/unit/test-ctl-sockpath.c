@@ -10,7 +10,7 @@
 #include <sys/un.h>
 
 #include "test.h"
-#include "vduse-blk.h"
+#include "runtime.h"
 
 int main(void)
 {

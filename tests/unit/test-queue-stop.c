@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * A queue thread stops in bounded time, whatever the driver or the
- * backend does: the real tools/queue.c serving a simulated driver.
+ * backend does: the real runtime/queue.c serving the block model
+ * (tools/blk-model.c) to a simulated driver.
  *
  *   busy-driver    the driver re-posts every buffer the moment it is used,
  *                  so the ring is never empty: stop returns at once.
@@ -23,21 +24,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "simdrv.h"
 #include "test.h"
 #include "vduse-blk.h"
 
 #define NUM	64
 
-/* What daemon.c provides to queue.c; the test keeps its privileges. */
-void drop_privileges(void)
-{
-}
-
 static struct simdrv sd;
-static struct daemon d;
+static struct dev_opts dopts = { .name = "qstop" };
+static struct blk_model_opts mopts = { .queue_size = NUM, .num_queues = 1,
+					.block_size = 512 };
+static struct daemon d = { .opts = &dopts, .model = &blk_model };
+static struct queue_set qs;
 static struct backend *be;
-static struct queue_thread *slots[1];
 
 static uint64_t ms_now(void)
 {
@@ -47,23 +47,25 @@ static uint64_t ms_now(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
+/* The daemon's setup of one queue, without a kernel: model, queue set, thread. */
 static void start(const char *spec)
 {
-	struct backend_open_opts bo = { .block_size = 512, .queues = 1 };
-	struct blk_opts opts = { .name = "qstop", .queue_size = NUM,
-				 .num_queues = 1 };
+	struct vdk_dev_config cfg = { 0 };
+	char why[512];
 
-	if (spec)
-		T_ASSERT_EQ(backend_open(spec, &bo, &be), 0);
-	T_ASSERT_EQ(blk_dev_init(&d.blk, be, &opts), 0);
+	if (spec) {
+		mopts.backend = spec;
+		T_ASSERT_EQ(blk_model.open(&mopts, &d.m, why, sizeof(why)), 0);
+	} else {
+		T_ASSERT_EQ(blk_model_open_backend(be, &mopts, &d.m), 0);
+	}
+	T_ASSERT_EQ(blk_model.init(d.m, &d, &cfg, why, sizeof(why)), 0);
 	simdrv_init(&sd, NUM, 0, 0);
 	sd.vq.kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	T_ASSERT(sd.vq.kick_fd >= 0);
-	d.nr_queues = 1;
-	d.queues = slots;
-	pthread_mutex_init(&d.queues_lock, NULL);
-	pthread_mutex_init(&d.dev_lock, NULL);
-	T_ASSERT_EQ(queue_thread_start(&d, &sd.vq), 0);
+	T_ASSERT_EQ(queue_set_init(&qs, blk_model.queue_ops, d.m, cfg.num_queues,
+				   cfg.queue_size), 0);
+	T_ASSERT_EQ(queue_thread_start(&qs, &sd.vq), 0);
 }
 
 /* One request: header, @len bytes of data, status; returns its head. */
@@ -99,7 +101,7 @@ static void *stop_fn(void *arg)
 {
 	struct stopper *st = arg;
 
-	queue_thread_stop(&d, &sd.vq);
+	queue_thread_stop(&qs, &sd.vq);
 	st->done = true;
 	return NULL;
 }
@@ -356,7 +358,7 @@ static void c_abort_soon(void)
 	unsigned int i;
 
 	hang_requests();
-	queue_threads_abort_soon(&d);
+	queue_threads_abort_soon(&qs);
 	for (i = 0; i < 2000 && vdk_vq_inflight(&sd.vq); i++)
 		usleep(10000);
 	fprintf(stderr, "failed after %llu ms with the queue running\n",

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * One thread per virtqueue, each with its own io_uring.
+ * One thread per virtqueue, each with its own io_uring, serving whatever
+ * device model drives it through struct model_queue_ops.
+ *
+ * Thread model: queue_thread_start and queue_thread_stop run on the
+ * control thread (the library's queue callbacks), queue_threads_abort_soon
+ * on any thread; everything else on the queue's own thread, which also
+ * runs every model_queue_ops callback of its queue.
  *
  * The ring carries everything the thread waits for: a read on the kick
- * eventfd, a read on the stop eventfd, a poll on the backend's descriptor
- * (network backends), and the backend's own I/O.  One loop iteration pops
+ * eventfd, a read on the stop eventfd, a poll on the model's descriptor
+ * (network backends), and the model's own I/O.  One loop iteration pops
  * every available request, submits all their I/O with one system call,
  * reaps every completion, and interrupts the driver once for the batch
  * (vdk_vq_notify decides whether the driver wants it at all).
@@ -17,7 +23,7 @@
  * stopping: a batch pops at most a queue's worth of requests and looks at
  * the stop flag between requests, and requests still at the backend when
  * the queue stops (or when the device is being deleted, see
- * queue_threads_abort_soon) are failed after ABORT_GRACE_NS if the backend
+ * queue_threads_abort_soon) are failed after ABORT_GRACE_NS if the model
  * can abort them.
  */
 #include <errno.h>
@@ -30,19 +36,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vduse-blk.h"
+#include "runtime.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
 #endif
 
 struct queue_thread {
-	struct daemon *d;
+	struct queue_set *qs;
+	const struct model_queue_ops *ops;
+	void *mq;			/* the model's state of this queue */
 	struct vdk_vq *vq;
 	unsigned int index;
 	pthread_t thread;
 	struct io_uring ring;
-	struct blk_queue q;
 	size_t req_size;
 	int stop_fd;
 	atomic_bool stop;		/* set by queue_thread_stop() */
@@ -55,13 +62,16 @@ struct queue_thread {
 	pthread_cond_t start_cond;
 	bool start_done;
 
-	/* Long-lived SQEs, each with its own callback. */
-	struct uring_cb kick_cb;
+	/*
+	 * Long-lived SQEs carry the address of one of these tags as their
+	 * user_data; every other CQE is the model's (see reap()).
+	 */
+	char kick_tag;
 	bool kick_armed;
 	bool kicked;
-	struct uring_cb stop_cb;
+	char stop_tag;
 	uint64_t stop_val;
-	struct uring_cb poll_cb;
+	char poll_tag;
 	bool poll_armed;
 	bool poll_ready;
 	unsigned int batch_max;		/* most requests popped per batch */
@@ -109,14 +119,12 @@ static void arm_kick(struct queue_thread *qt)
 	if (!sqe)
 		return;
 	io_uring_prep_poll_multishot(sqe, vdk_vq_kick_fd(qt->vq), POLLIN);
-	io_uring_sqe_set_data(sqe, &qt->kick_cb);
+	io_uring_sqe_set_data(sqe, &qt->kick_tag);
 	qt->kick_armed = true;
 }
 
-static void kick_done(struct uring_cb *cb, int res, uint32_t flags)
+static void kick_done(struct queue_thread *qt, int res, uint32_t flags)
 {
-	struct queue_thread *qt = container_of(cb, struct queue_thread, kick_cb);
-
 	/* Without F_MORE the multishot poll ended (or failed): re-arm. */
 	if (!(flags & IORING_CQE_F_MORE))
 		qt->kick_armed = false;
@@ -138,23 +146,14 @@ static void arm_stop(struct queue_thread *qt)
 	if (!sqe)
 		return;
 	io_uring_prep_read(sqe, qt->stop_fd, &qt->stop_val, sizeof(qt->stop_val), 0);
-	io_uring_sqe_set_data(sqe, &qt->stop_cb);
+	io_uring_sqe_set_data(sqe, &qt->stop_tag);
 	qt->stop_armed = true;
-}
-
-static void stop_done(struct uring_cb *cb, int res, uint32_t flags)
-{
-	struct queue_thread *qt = container_of(cb, struct queue_thread, stop_cb);
-
-	(void)res;
-	(void)flags;
-	qt->stop_armed = false;
 }
 
 static void arm_poll(struct queue_thread *qt)
 {
 	struct io_uring_sqe *sqe;
-	int fd = backend_queue_poll_fd(qt->q.bq);
+	int fd = qt->ops->poll_fd(qt->mq);
 
 	if (fd < 0 || qt->poll_armed)
 		return;
@@ -162,28 +161,32 @@ static void arm_poll(struct queue_thread *qt)
 	if (!sqe)
 		return;
 	io_uring_prep_poll_add(sqe, fd, POLLIN);
-	io_uring_sqe_set_data(sqe, &qt->poll_cb);
+	io_uring_sqe_set_data(sqe, &qt->poll_tag);
 	qt->poll_armed = true;
 }
 
-static void poll_done(struct uring_cb *cb, int res, uint32_t flags)
-{
-	struct queue_thread *qt = container_of(cb, struct queue_thread, poll_cb);
-
-	(void)res;
-	(void)flags;
-	qt->poll_armed = false;
-	qt->poll_ready = true;
-}
-
-/* Reaps every completion that is ready; returns how many. */
+/*
+ * Reaps every completion that is ready; returns how many.  The model's
+ * callbacks may queue new SQEs, so the caller submits again afterwards.
+ */
 static unsigned int reap(struct queue_thread *qt)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
+	void *tag;
 
 	io_uring_for_each_cqe(&qt->ring, head, cqe) {
-		uring_cb_run(cqe);
+		tag = io_uring_cqe_get_data(cqe);
+		if (tag == &qt->kick_tag) {
+			kick_done(qt, cqe->res, cqe->flags);
+		} else if (tag == &qt->stop_tag) {
+			qt->stop_armed = false;
+		} else if (tag == &qt->poll_tag) {
+			qt->poll_armed = false;
+			qt->poll_ready = true;
+		} else {
+			qt->ops->cqe(qt->mq, cqe);
+		}
 		n++;
 	}
 	io_uring_cq_advance(&qt->ring, n);
@@ -193,30 +196,27 @@ static unsigned int reap(struct queue_thread *qt)
 /*
  * A driver that breaks its ring, is reset and breaks it again would write
  * a line per cycle; the queue thread is new at each cycle, so the limit
- * lives in the daemon: the first break of a queue is logged, then at most
+ * lives in the queue set: the first break of a queue is logged, then at most
  * one line a minute that counts the rest.
  */
 #define BREAK_LOG_NS	(60 * 1000000000ull)
 
 static void log_break(struct queue_thread *qt)
 {
-	struct queue_break_log *bl;
+	struct queue_break_log *bl = &qt->qs->breaks[qt->index];
 	uint64_t now = now_ns();
 
-	if (qt->index >= sizeof(qt->d->breaks) / sizeof(qt->d->breaks[0]))
-		return;
-	bl = &qt->d->breaks[qt->index];
 	if (bl->logged_ns && now - bl->logged_ns < BREAK_LOG_NS) {
 		bl->suppressed++;
 		return;
 	}
 	/* The library's message names the queue and what happens next. */
 	if (bl->suppressed)
-		blk_log(BLK_LOG_ERR, "%s (%u more breaks of this queue not logged in the last %llu s)",
+		log_msg(LOG_LEVEL_ERR, "%s (%u more breaks of this queue not logged in the last %llu s)",
 			vdk_last_error(), bl->suppressed,
 			(unsigned long long)((now - bl->logged_ns) / 1000000000ull));
 	else
-		blk_log(BLK_LOG_ERR, "%s", vdk_last_error());
+		log_msg(LOG_LEVEL_ERR, "%s", vdk_last_error());
 	bl->logged_ns = now;
 	bl->suppressed = 0;
 }
@@ -241,7 +241,7 @@ static bool pop_all(struct queue_thread *qt, unsigned int *n)
 			log_break(qt);
 			return false;
 		}
-		blk_queue_handle_req(&qt->q, req);
+		qt->ops->handle_req(qt->mq, req);
 	}
 	return true;
 }
@@ -253,17 +253,12 @@ static void notify(struct queue_thread *qt)
 	qt->unnotified = 0;
 	qt->held_since = 0;
 	if (ret < 0)
-		blk_log_ratelimited(&qt->q.rl, BLK_LOG_ERR,
-				    "queue %u: interrupt: %s", qt->index,
-				    strerror(-ret));
+		qt->ops->notify_error(qt->mq, ret);
 }
 
-static void queue_complete(struct blk_queue *q, struct vdk_req *req, uint32_t len)
+void queue_thread_completed(struct queue_thread *qt)
 {
-	struct queue_thread *qt = container_of(q, struct queue_thread, q);
-
 	qt->unnotified++;
-	blk_complete_vq(q, req, len);
 }
 
 /*
@@ -287,7 +282,7 @@ static uint64_t hold_irq(struct queue_thread *qt)
 	uint64_t now;
 
 	if (!qt->coalesce || !qt->unnotified || qt->unnotified >= COALESCE_COUNT ||
-	    blk_queue_inflight(&qt->q) < COALESCE_COUNT)
+	    qt->ops->inflight(qt->mq) < COALESCE_COUNT)
 		return 0;
 	now = now_ns();
 	if (!qt->held_since)
@@ -335,20 +330,20 @@ static void maybe_abort(struct queue_thread *qt)
 	/* Every loop turn comes here: nothing more unless a stop is on. */
 	if (!at)
 		return;
-	n = blk_queue_inflight(&qt->q);
+	n = qt->ops->inflight(qt->mq);
 	if (!n || now_ns() < at)
 		return;
-	if (backend_queue_abort(qt->q.bq)) {
+	if (qt->ops->abort(qt->mq)) {
 		/* Once: later passes fail what arrived since, as stragglers. */
 		if (!qt->abort_logged)
-			blk_log(BLK_LOG_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
+			log_msg(LOG_LEVEL_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
 				qt->index, (unsigned long long)
-				(n - blk_queue_inflight(&qt->q)));
+				(n - qt->ops->inflight(qt->mq)));
 		qt->abort_logged = true;
 		return;
 	}
 	if (!qt->abort_logged)
-		blk_log(BLK_LOG_WARN, "queue %u: %llu requests are still at the backend, which cannot abort them; the device stops when they finish",
+		log_msg(LOG_LEVEL_WARN, "queue %u: %llu requests are still at the backend, which cannot abort them; the device stops when they finish",
 			qt->index, (unsigned long long)n);
 	qt->abort_logged = true;
 }
@@ -358,7 +353,7 @@ static uint64_t abort_wait(struct queue_thread *qt)
 {
 	uint64_t at = atomic_load(&qt->abort_at), now;
 
-	if (!at || !blk_queue_inflight(&qt->q))
+	if (!at || !qt->ops->inflight(qt->mq))
 		return 0;
 	now = now_ns();
 	return at > now ? at - now : ABORT_RETRY_NS;
@@ -432,10 +427,10 @@ static void run_queue(struct queue_thread *qt)
 		}
 		if (qt->poll_ready) {
 			qt->poll_ready = false;
-			backend_queue_process(qt->q.bq);
+			qt->ops->process(qt->mq);
 			arm_poll(qt);
 		}
-		backend_queue_unplug(qt->q.bq);
+		qt->ops->unplug(qt->mq);
 		arm_kick(qt);
 		wait = notify_or_hold(qt);
 		/* Sleep only if the ring is still empty with kicks on. */
@@ -457,19 +452,18 @@ static void run_queue(struct queue_thread *qt)
 	 * fail it once the backend had ABORT_GRACE_NS to answer.
 	 */
 	abort_by(qt, now_ns() + ABORT_GRACE_NS);
-	while (blk_queue_inflight(&qt->q) > 0) {
+	while (qt->ops->inflight(qt->mq) > 0) {
 		wait_events(qt, abort_wait(qt));
 		reap(qt);
 		maybe_abort(qt);
 		if (qt->poll_ready) {
 			qt->poll_ready = false;
-			backend_queue_process(qt->q.bq);
+			qt->ops->process(qt->mq);
 			arm_poll(qt);
 		}
-		backend_queue_unplug(qt->q.bq);
+		qt->ops->unplug(qt->mq);
 	}
 	notify(qt);
-	blk_ratelimit_flush(&qt->q.rl);
 }
 
 static void start_done(struct queue_thread *qt, int status)
@@ -484,8 +478,9 @@ static void start_done(struct queue_thread *qt, int status)
 static void *queue_thread_fn(void *arg)
 {
 	struct queue_thread *qt = arg;
-	struct daemon *d = qt->d;
-	unsigned int depth = d->blk.queue_size;
+	struct queue_set *qs = qt->qs;
+	unsigned int depth = qs->queue_size;
+	char why[256];
 	int ret;
 
 	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
@@ -493,20 +488,21 @@ static void *queue_thread_fn(void *arg)
 	/* Room for a full queue of I/O plus the long-lived entries. */
 	ret = io_uring_queue_init(depth * 2 + 8, &qt->ring, 0);
 	if (ret < 0) {
-		blk_log(BLK_LOG_ERR, "queue %u: io_uring: %s", qt->index, strerror(-ret));
+		log_msg(LOG_LEVEL_ERR, "queue %u: io_uring: %s", qt->index, strerror(-ret));
 		start_done(qt, ret);
 		return NULL;
 	}
-	ret = blk_queue_init(&qt->q, &d->blk, qt->index, qt->vq, &qt->ring,
-			     queue_complete);
+	why[0] = '\0';
+	ret = qt->ops->init(qs->model, qt, qt->index, qt->vq, &qt->ring, &qt->mq,
+			    why, sizeof(why));
 	if (ret < 0) {
-		blk_log(BLK_LOG_ERR, "queue %u: %s", qt->index, backend_last_error());
+		log_msg(LOG_LEVEL_ERR, "queue %u: %s", qt->index, why);
 		io_uring_queue_exit(&qt->ring);
 		start_done(qt, ret);
 		return NULL;
 	}
-	qt->req_size = blk_req_size(&d->blk);
-	qt->coalesce = backend_queue_poll_fd(qt->q.bq) >= 0;
+	qt->req_size = qt->ops->req_size(qt->mq);
+	qt->coalesce = qt->ops->poll_fd(qt->mq) >= 0;
 	qt->batch_max = depth;
 
 	arm_stop(qt);
@@ -514,30 +510,60 @@ static void *queue_thread_fn(void *arg)
 
 	run_queue(qt);
 
-	blk_queue_fini(&qt->q);
+	qt->ops->fini(qt->mq);
 	io_uring_queue_exit(&qt->ring);
 	return NULL;
 }
 
-int queue_thread_start(struct daemon *d, struct vdk_vq *vq)
+int queue_set_init(struct queue_set *qs, const struct model_queue_ops *ops,
+		   void *model, unsigned int nr_queues, unsigned int queue_size)
+{
+	memset(qs, 0, sizeof(*qs));
+	qs->ops = ops;
+	qs->model = model;
+	qs->nr_queues = nr_queues;
+	qs->queue_size = queue_size;
+	qs->queues = calloc(nr_queues, sizeof(*qs->queues));
+	qs->breaks = calloc(nr_queues, sizeof(*qs->breaks));
+	if (!qs->queues || !qs->breaks) {
+		free(qs->queues);
+		free(qs->breaks);
+		qs->queues = NULL;
+		qs->breaks = NULL;
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&qs->lock, NULL);
+	return 0;
+}
+
+void queue_set_fini(struct queue_set *qs)
+{
+	if (!qs->queues)
+		return;
+	free(qs->queues);
+	free(qs->breaks);
+	qs->queues = NULL;
+	qs->breaks = NULL;
+	pthread_mutex_destroy(&qs->lock);
+}
+
+int queue_thread_start(struct queue_set *qs, struct vdk_vq *vq)
 {
 	unsigned int index = vdk_vq_index(vq);
 	struct queue_thread *qt;
 	int ret;
 
-	if (index >= d->nr_queues)
+	if (index >= qs->nr_queues)
 		return -EINVAL;
-	if (d->queues[index])
+	if (qs->queues[index])
 		return -EBUSY;
 	qt = calloc(1, sizeof(*qt));
 	if (!qt)
 		return -ENOMEM;
-	qt->d = d;
+	qt->qs = qs;
+	qt->ops = qs->ops;
 	qt->vq = vq;
 	qt->index = index;
-	qt->kick_cb.fn = kick_done;
-	qt->stop_cb.fn = stop_done;
-	qt->poll_cb.fn = poll_done;
 	pthread_mutex_init(&qt->start_lock, NULL);
 	pthread_cond_init(&qt->start_cond, NULL);
 	qt->stop_fd = eventfd(0, EFD_CLOEXEC);
@@ -559,9 +585,9 @@ int queue_thread_start(struct daemon *d, struct vdk_vq *vq)
 		pthread_join(qt->thread, NULL);
 		goto out_close;
 	}
-	pthread_mutex_lock(&d->queues_lock);
-	d->queues[index] = qt;
-	pthread_mutex_unlock(&d->queues_lock);
+	pthread_mutex_lock(&qs->lock);
+	qs->queues[index] = qt;
+	pthread_mutex_unlock(&qs->lock);
 	return 0;
 
 out_close:
@@ -571,70 +597,46 @@ out_free:
 	return ret;
 }
 
-void queue_thread_stop(struct daemon *d, struct vdk_vq *vq)
+void queue_thread_stop(struct queue_set *qs, struct vdk_vq *vq)
 {
 	unsigned int index;
 	struct queue_thread *qt;
-	struct blk_stats_snapshot snap;
 	uint64_t one = 1;
 
 	if (!vq)
 		return;
 	index = vdk_vq_index(vq);
-	if (index >= d->nr_queues || !d->queues[index])
+	if (index >= qs->nr_queues || !qs->queues[index])
 		return;
-	qt = d->queues[index];
+	qt = qs->queues[index];
 	atomic_store(&qt->stop, true);
 	if (write(qt->stop_fd, &one, sizeof(one)) < 0)
-		blk_log(BLK_LOG_WARN, "queue %u: stop: %m", index);
+		log_msg(LOG_LEVEL_WARN, "queue %u: stop: %m", index);
 	pthread_join(qt->thread, NULL);
 
-	pthread_mutex_lock(&d->queues_lock);
-	blk_stats_read(&qt->q.stats, &snap);
-	if (index < sizeof(d->retired) / sizeof(d->retired[0]))
-		blk_stats_add(&d->retired[index], &snap);
-	d->queues[index] = NULL;
-	pthread_mutex_unlock(&d->queues_lock);
+	pthread_mutex_lock(&qs->lock);
+	qs->queues[index] = NULL;
+	pthread_mutex_unlock(&qs->lock);
 
 	close(qt->stop_fd);
 	free(qt);
 }
 
-void queue_threads_abort_soon(struct daemon *d)
+void queue_threads_abort_soon(struct queue_set *qs)
 {
 	uint64_t at = now_ns() + ABORT_GRACE_NS, one = 1;
 	struct queue_thread *qt;
 	unsigned int i;
 
-	pthread_mutex_lock(&d->queues_lock);
-	for (i = 0; i < d->nr_queues; i++) {
-		qt = d->queues[i];
+	pthread_mutex_lock(&qs->lock);
+	for (i = 0; i < qs->nr_queues; i++) {
+		qt = qs->queues[i];
 		if (!qt)
 			continue;
 		abort_by(qt, at);
 		/* Wakes it, so that its sleep is bounded by the new time. */
 		if (write(qt->stop_fd, &one, sizeof(one)) < 0)
-			blk_log(BLK_LOG_WARN, "queue %u: wake: %m", i);
+			log_msg(LOG_LEVEL_WARN, "queue %u: wake: %m", i);
 	}
-	pthread_mutex_unlock(&d->queues_lock);
-}
-
-bool queue_thread_stats(struct daemon *d, unsigned int index,
-			struct blk_stats_snapshot *snap)
-{
-	struct blk_stats_snapshot cur;
-	bool running = false;
-
-	if (index >= d->nr_queues)
-		return false;
-	pthread_mutex_lock(&d->queues_lock);
-	if (index < sizeof(d->retired) / sizeof(d->retired[0]))
-		blk_stats_add(snap, &d->retired[index]);
-	if (d->queues[index]) {
-		blk_stats_read(&d->queues[index]->q.stats, &cur);
-		blk_stats_add(snap, &cur);
-		running = true;
-	}
-	pthread_mutex_unlock(&d->queues_lock);
-	return running;
+	pthread_mutex_unlock(&qs->lock);
 }

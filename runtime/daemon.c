@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The serving daemon of one device.
+ * The serving daemon of one device, of whatever kind its struct
+ * device_model says, and the command-side start of it (start_daemon).
  *
  * Thread model:
  * - main thread: creates (or adopts) the device as root, forks the keeper,
@@ -16,14 +17,13 @@
  *   stopped from its callbacks.
  * - one thread per virtqueue (queue.c).
  * Every signal is blocked in every thread; the main thread reads them.
+ * The device model's callbacks run on the threads struct device_model
+ * names; the model calls back only into daemon_set_config (main thread).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <linux/capability.h>
-#include <linux/virtio_ids.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,15 +32,12 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "vduse-blk.h"
+#include "runtime.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -48,29 +45,6 @@
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
 #endif
-
-static struct daemon *the_daemon;	/* for the log sink's prefix only */
-
-static void log_sink(enum blk_log_level level, const char *msg)
-{
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s %s[%d] %s: %s: %s\n", when, PROG, (int)getpid(),
-		the_daemon ? the_daemon->opts->name : "-",
-		names[level <= BLK_LOG_DEBUG ? level : BLK_LOG_DEBUG], msg);
-}
-
-/* Backends' events (a lost server, say) go to the same log. */
-static void backend_sink(enum backend_log_level level, const char *msg)
-{
-	log_sink((enum blk_log_level)level, msg);
-}
 
 /* Tells whoever started us how setup ended (see wait_for_daemon). */
 static void report(int fd, bool ok, const char *fmt, ...)
@@ -84,13 +58,13 @@ static void report(int fd, bool ok, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!ok)
-		blk_log(BLK_LOG_ERR, "%s", msg);
+		log_msg(LOG_LEVEL_ERR, "%s", msg);
 	if (fd < 0) {
 		if (ok) {
 			printf("%s\n", msg);
 			fflush(stdout);
 		} else {
-			err("%s", msg);
+			msg_err("%s", msg);
 		}
 		return;
 	}
@@ -102,7 +76,7 @@ static int on_features_ok(struct vdk_dev *dev, uint64_t features)
 {
 	struct daemon *d = vdk_dev_opaque(dev);
 
-	return blk_dev_features_ok(&d->blk, features);
+	return d->model->features_ok(d->m, features);
 }
 
 static void on_queue_start(struct vdk_dev *dev, struct vdk_vq *vq)
@@ -110,15 +84,17 @@ static void on_queue_start(struct vdk_dev *dev, struct vdk_vq *vq)
 	struct daemon *d = vdk_dev_opaque(dev);
 	int ret;
 
-	ret = queue_thread_start(d, vq);
+	ret = queue_thread_start(&d->qs, vq);
 	if (ret < 0)
-		blk_log(BLK_LOG_ERR, "queue %u: cannot start: %s",
+		log_msg(LOG_LEVEL_ERR, "queue %u: cannot start: %s",
 			vdk_vq_index(vq), strerror(-ret));
 }
 
 static void on_queue_stop(struct vdk_dev *dev, struct vdk_vq *vq)
 {
-	queue_thread_stop(vdk_dev_opaque(dev), vq);
+	struct daemon *d = vdk_dev_opaque(dev);
+
+	queue_thread_stop(&d->qs, vq);
 }
 
 static const struct vdk_dev_ops dev_ops = {
@@ -151,7 +127,7 @@ static void *ctl_thread_fn(void *arg)
 		ret = vdk_dev_process(d->dev);
 		pthread_mutex_unlock(&d->dev_lock);
 		if (ret < 0 && ret != -EAGAIN) {
-			blk_log(BLK_LOG_ERR, "control messages: %s", vdk_last_error());
+			log_msg(LOG_LEVEL_ERR, "control messages: %s", vdk_last_error());
 			d->ctl_status = ret;
 			break;
 		}
@@ -185,7 +161,7 @@ static void stop_ctl_thread(struct daemon *d)
 	if (d->ctl_stop_fd < 0)
 		return;
 	if (write(d->ctl_stop_fd, &one, sizeof(one)) < 0)
-		blk_log(BLK_LOG_WARN, "stopping the control thread: %m");
+		log_msg(LOG_LEVEL_WARN, "stopping the control thread: %m");
 	pthread_join(d->ctl_thread, NULL);
 	close(d->ctl_stop_fd);
 	d->ctl_stop_fd = -1;
@@ -199,121 +175,9 @@ static void stop_ctl_thread(struct daemon *d)
 static void harden_process(void)
 {
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
-		blk_log(BLK_LOG_WARN, "PR_SET_IO_FLUSHER: %m (memory pressure may stall the device)");
+		log_msg(LOG_LEVEL_WARN, "PR_SET_IO_FLUSHER: %m (memory pressure may stall the device)");
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
-		blk_log(BLK_LOG_WARN, "mlockall: %m (memory pressure may stall the device)");
-}
-
-/*
- * What the daemon runs as once set up: --user, else the system user
- * "vduse", else nobody (65534:65534, with a notice), never root.  Each
- * thread holds no capability at all: memory locking needs none once
- * RLIMIT_MEMLOCK is lifted (see drop_to_user), and everything that needs
- * root after setup (attach, detach, destroy, removing the files under
- * RUN_DIR) is asked of the keeper process (see keeper_main).
- */
-#define DEFAULT_USER "vduse"
-#define FALLBACK_ID 65534
-
-int resolve_user(const char *user, uid_t *uid, gid_t *gid, char *why, size_t len)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	pw = getpwnam(user ? user : DEFAULT_USER);
-	if (!pw && !user) {
-		*uid = FALLBACK_ID;
-		*gid = FALLBACK_ID;
-		snprintf(why, len, "there is no user '" DEFAULT_USER "' (scripts/deps.sh "
-			 "or 'useradd --system --user-group " DEFAULT_USER "' makes it): "
-			 "running as nobody (%d:%d)", FALLBACK_ID, FALLBACK_ID);
-		return 1;
-	}
-	if (!pw) {
-		snprintf(why, len, "there is no user '%s'%s%s", user,
-			 errno ? ": " : "", errno ? strerror(errno) : "");
-		return -ENOENT;
-	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		snprintf(why, len, "user '%s' is root or in group root: the daemon "
-			 "must not run with root's files; choose an unprivileged user",
-			 pw->pw_name);
-		return -EPERM;
-	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	return 0;
-}
-
-/* Sets the calling thread's capability sets to @caps (a bit mask). */
-static int set_caps(uint64_t caps)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2] = { { 0 } };
-
-	data[0].effective = data[0].permitted = (uint32_t)caps;
-	data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
-	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
-}
-
-/* Drops every capability but @keep from the calling thread's bounding set. */
-static void limit_bounding_set(uint64_t keep)
-{
-	int cap;
-
-	for (cap = 0; cap <= 63; cap++)
-		if (!(keep & (1ULL << cap)) &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
-			break;		/* past the last capability */
-}
-
-/*
- * Becomes @uid:@gid for good, with no supplementary group and no
- * capability, before any thread of ours exists: threads inherit all of it,
- * so none of them ever serves a request with more.  glibc applies the id
- * changes to every thread of the process anyway.
- */
-static int drop_to_user(uid_t uid, gid_t gid)
-{
-	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
-	int ret;
-
-	/* mlockall(MCL_FUTURE) goes on locking new memory without CAP_IPC_LOCK. */
-	if (setrlimit(RLIMIT_MEMLOCK, &unlimited) < 0)
-		blk_log(BLK_LOG_WARN, "RLIMIT_MEMLOCK: %m (memory pressure may stall the device)");
-	/* Needs CAP_SETPCAP, so before the uid changes. */
-	limit_bounding_set(0);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
-		return -errno;
-	/* The uid change cleared them already; make sure of all five sets. */
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	ret = set_caps(0);
-	if (ret < 0)
-		return ret;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	/* Paranoia: the way back must be closed. */
-	if (setuid(0) == 0 || setgid(0) == 0)
-		return -EPERM;
-	return 0;
-}
-
-/*
- * Every thread calls this as it starts: it inherited an unprivileged user
- * and no capability from the thread that made it (see drop_to_user), and
- * this makes sure of that even for a thread started some other way.
- */
-void drop_privileges(void)
-{
-	if (set_caps(0) < 0)
-		blk_log(BLK_LOG_WARN, "dropping capabilities: %m");
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		blk_log(BLK_LOG_WARN, "PR_SET_NO_NEW_PRIVS: %m");
-	if (getuid() == 0 || geteuid() == 0)
-		blk_log(BLK_LOG_ERR, "a thread runs as root: the privilege drop was skipped");
+		log_msg(LOG_LEVEL_WARN, "mlockall: %m (memory pressure may stall the device)");
 }
 
 /*
@@ -341,13 +205,13 @@ static void __attribute__((noreturn)) keeper_main(struct daemon *d, int in, int 
 	struct keeper_reply r;
 	const char *name = d->opts->name;
 	const char *why;
+	char comm[16];
 	char cmd;
 	ssize_t n;
 
-	prctl(PR_SET_NAME, "vduse-blk-keep", 0, 0, 0);
-	limit_bounding_set(1ULL << CAP_NET_ADMIN);
-	if (set_caps(1ULL << CAP_NET_ADMIN) < 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	snprintf(comm, sizeof(comm), "%s-keep", msg_prog());
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+	if (keep_only_caps(1ULL << CAP_NET_ADMIN) < 0)
 		_exit(1);
 	for (;;) {
 		n = read(in, &cmd, 1);
@@ -492,59 +356,6 @@ static void redirect_stdio(const char *name)
 	}
 }
 
-static int make_run_dir(void)
-{
-	if (mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	/* Root-only, whoever made it first. */
-	if (chmod(RUN_DIR, 0700) < 0)
-		return -errno;
-	return 0;
-}
-
-int daemon_set_capacity(struct daemon *d, uint64_t size)
-{
-	uint64_t cap_le;
-	int ret;
-
-	ret = blk_dev_set_capacity(&d->blk, size);
-	if (ret < 0)
-		return ret;
-	cap_le = d->blk.config.capacity;
-	pthread_mutex_lock(&d->dev_lock);
-	ret = vdk_dev_set_config(d->dev, offsetof(struct virtio_blk_config, capacity),
-				 &cap_le, sizeof(cap_le), true);
-	pthread_mutex_unlock(&d->dev_lock);
-	if (ret < 0)
-		blk_error("%s", vdk_last_error());
-	return ret;
-}
-
-/*
- * A backend can grow behind our back: a file extended on the host, an NBD
- * export found larger after a reconnect.  Pass growth on to the driver;
- * shrinking is only reported, since data in use would be cut off.
- */
-static void watch_size(struct daemon *d)
-{
-	uint64_t cap = atomic_load(&d->blk.capacity) << BLK_SECTOR_SHIFT;
-	uint64_t size;
-
-	if (backend_refresh_size(d->be) < 0)
-		return;
-	size = backend_size(d->be) / d->blk.block_size * d->blk.block_size;
-	if (size > cap) {
-		if (daemon_set_capacity(d, size) == 0)
-			blk_log(BLK_LOG_INFO, "the backend grew from %llu to %llu bytes; so did the device",
-				(unsigned long long)cap, (unsigned long long)size);
-	} else if (size < cap && !d->shrink_reported) {
-		d->shrink_reported = true;
-		blk_log(BLK_LOG_WARN, "the backend shrank from %llu to %llu bytes; "
-			"I/O past its end will fail", (unsigned long long)cap,
-			(unsigned long long)size);
-	}
-}
-
 /* Main thread after setup: control socket and signals, until told to stop. */
 static void serve(struct daemon *d, int sig_fd)
 {
@@ -559,167 +370,22 @@ static void serve(struct daemon *d, int sig_fd)
 		if (poll(pfd, d->sock_fd >= 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
 			break;
 		if (!atomic_load(&d->ctl_running)) {
-			blk_log(BLK_LOG_ERR, "the device is broken (%s); shutting down",
+			log_msg(LOG_LEVEL_ERR, "the device is broken (%s); shutting down",
 				strerror(-d->ctl_status));
 			break;
 		}
 		if (pfd[0].revents & POLLIN &&
 		    read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-			blk_log(BLK_LOG_INFO, "signal %u: stopping the device",
+			log_msg(LOG_LEVEL_INFO, "signal %u: stopping the device",
 				si.ssi_signo);
 			break;
 		}
 		if (d->sock_fd >= 0 && pfd[1].revents & POLLIN)
 			ctl_accept(d);
-		watch_size(d);
+		if (d->model->watch)
+			d->model->watch(d->m);
 	}
 	atomic_store(&d->stopping, true);
-}
-
-/* Paths of the files a device keeps under RUN_DIR; -ENAMETOOLONG if cut. */
-int run_path(const char *name, const char *ext, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, RUN_DIR "/%s.%s", name, ext);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/*
- * The settings file: one key=value a line.  Values cannot hold a newline
- * (add refuses such a backend spec); lines have no length limit.
- */
-int conf_write(FILE *f, const struct add_opts *o)
-{
-	fprintf(f, "backend=%s\nqueues=%u\nqueue_size=%u\nblock_size=%u\n"
-		"read_only=%d\nserial=%s\ncache=%d\nvhost=%d\nio_timeout=%u\n",
-		o->backend, o->blk.num_queues, o->blk.queue_size,
-		o->blk.block_size, o->blk.readonly,
-		o->blk.serial ? o->blk.serial : "", (int)o->cache, o->vhost,
-		o->io_timeout_s);
-	if (o->user)
-		fprintf(f, "user=%s\n", o->user);
-	return ferror(f) ? -EIO : 0;
-}
-
-/* Copies @v into @buf, refusing what does not fit rather than cutting it. */
-static int conf_copy(char *buf, size_t len, const char *v)
-{
-	if (strlen(v) >= len)
-		return -E2BIG;
-	strcpy(buf, v);
-	return 0;
-}
-
-int conf_read(FILE *f, const char *name, struct add_opts *o)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	int n = 0, ret = 0;
-
-	memset(o, 0, sizeof(*o));
-	if (conf_copy(o->name_buf, sizeof(o->name_buf), name))
-		return -EINVAL;
-	o->name = o->name_buf;
-	o->blk.name = o->name;
-	while (ret == 0 && getline(&line, &cap, f) > 0) {
-		char *v = strchr(line, '=');
-
-		if (!v)
-			continue;
-		*v++ = '\0';
-		v[strcspn(v, "\n")] = '\0';
-		if (!strcmp(line, "backend")) {
-			ret = conf_copy(o->backend_buf, sizeof(o->backend_buf), v);
-			o->backend = o->backend_buf;
-			n++;
-		} else if (!strcmp(line, "queues")) {
-			o->blk.num_queues = strtoul(v, NULL, 10);
-		} else if (!strcmp(line, "queue_size")) {
-			o->blk.queue_size = strtoul(v, NULL, 10);
-		} else if (!strcmp(line, "block_size")) {
-			o->blk.block_size = strtoul(v, NULL, 10);
-		} else if (!strcmp(line, "read_only")) {
-			o->blk.readonly = atoi(v);
-		} else if (!strcmp(line, "serial")) {
-			ret = conf_copy(o->serial_buf, sizeof(o->serial_buf), v);
-			o->blk.serial = o->serial_buf[0] ? o->serial_buf : NULL;
-		} else if (!strcmp(line, "cache")) {
-			o->cache = atoi(v);
-		} else if (!strcmp(line, "vhost")) {
-			o->vhost = atoi(v);
-		} else if (!strcmp(line, "io_timeout")) {
-			o->io_timeout_s = strtoul(v, NULL, 10);
-		} else if (!strcmp(line, "user")) {
-			ret = conf_copy(o->user_buf, sizeof(o->user_buf), v);
-			o->user = o->user_buf;
-		}
-	}
-	free(line);
-	if (ret)
-		return -EINVAL;
-	return n == 1 ? 0 : -EINVAL;
-}
-
-/*
- * Records how the device was added, so `recover` (after a crash) and `del`
- * (of a device whose daemon died) can bring the same device model back.
- */
-static int save_conf(const struct add_opts *o)
-{
-	char path[300], tmp[310];
-	FILE *f;
-	int ret;
-
-	ret = run_path(o->name, "conf", path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	ret = conf_write(f, o);
-	if (ret || fflush(f) || fsync(fileno(f))) {
-		fclose(f);
-		unlink(tmp);
-		return -EIO;
-	}
-	if (fclose(f)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	if (rename(tmp, path) < 0)
-		return -errno;
-	return 0;
-}
-
-int load_conf(const char *name, struct add_opts *o)
-{
-	char path[300];
-	FILE *f;
-	int ret;
-
-	ret = run_path(name, "conf", path, sizeof(path));
-	if (ret < 0)
-		return ret;
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	ret = conf_read(f, name, o);
-	fclose(f);
-	return ret;
-}
-
-/* Forgets the files of a device that is gone. */
-void remove_run_files(const char *name)
-{
-	static const char *const exts[] = { "conf", "state", "sock" };
-	char path[300];
-	unsigned int i;
-
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-		if (run_path(name, exts[i], path, sizeof(path)) == 0)
-			unlink(path);
 }
 
 /*
@@ -734,18 +400,30 @@ static void release_device(struct daemon *d)
 
 	stop_ctl_thread(d);
 	/* Queues the kernel never reset (e.g. broken device) stop here. */
-	for (i = 0; i < d->nr_queues; i++)
-		queue_thread_stop(d, vdk_dev_vq(d->dev, i));
+	for (i = 0; i < d->qs.nr_queues; i++)
+		queue_thread_stop(&d->qs, vdk_dev_vq(d->dev, i));
 	vdk_dev_close(d->dev);
 	d->dev = NULL;
 }
 
-int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
+int daemon_set_config(struct daemon *d, uint32_t offset, const void *buf,
+		      uint32_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->dev_lock);
+	ret = vdk_dev_set_config(d->dev, offset, buf, len, true);
+	pthread_mutex_unlock(&d->dev_lock);
+	return ret;
+}
+
+int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	       enum daemon_mode mode)
 {
+	const struct device_model *model = opts->model;
 	struct daemon *d;
 	struct vdk_dev_config cfg = { 0 };
-	char state_path[300], why[512];
+	char state_path[300], why[512], what[400];
 	sigset_t sigs;
 	int sig_fd = -1, ret, status = 1;
 	bool adopted = mode != DAEMON_ADD;
@@ -753,23 +431,22 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	uid_t uid;
 	gid_t gid;
 
+	log_set_name(opts->name);
+	model->log_init();
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		report(report_fd, false, "out of memory");
 		return 1;
 	}
 	d->opts = opts;
-	d->be = be;
+	d->model = model;
+	d->m = m;
 	d->pid = getpid();
 	d->started = time(NULL);
 	d->ctl_stop_fd = -1;
 	d->sock_fd = -1;
 	d->keeper_fd = d->keeper_reply_fd = -1;
 	pthread_mutex_init(&d->dev_lock, NULL);
-	pthread_mutex_init(&d->queues_lock, NULL);
-	the_daemon = d;
-	blk_log_set_sink(log_sink);
-	backend_log_set_sink(backend_sink);
 
 	ret = make_run_dir();
 	if (ret < 0) {
@@ -784,7 +461,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		goto out_free;
 	}
 	if (ret > 0)
-		blk_log(BLK_LOG_WARN, "%s", why);
+		log_msg(LOG_LEVEL_WARN, "%s", why);
 
 	/* Signals are read from a signalfd by the main thread only. */
 	sigemptyset(&sigs);
@@ -798,14 +475,14 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 
 	harden_process();
 
-	ret = blk_dev_init(&d->blk, be, &opts->blk);
+	why[0] = '\0';
+	ret = model->init(m, d, &cfg, why, sizeof(why));
 	if (ret < 0) {
-		report(report_fd, false, "%s", blk_last_error());
+		report(report_fd, false, "%s", why);
 		goto out_free;
 	}
-	d->nr_queues = d->blk.num_queues;
-	d->queues = calloc(d->nr_queues, sizeof(*d->queues));
-	if (!d->queues) {
+	if (queue_set_init(&d->qs, model->queue_ops, m, cfg.num_queues,
+			   cfg.queue_size) < 0) {
 		report(report_fd, false, "out of memory");
 		goto out_free;
 	}
@@ -816,12 +493,6 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		goto out_free;
 	}
 	cfg.name = opts->name;
-	cfg.device_id = VIRTIO_ID_BLOCK;
-	cfg.features = d->blk.features;
-	cfg.num_queues = d->blk.num_queues;
-	cfg.queue_size = d->blk.queue_size;
-	cfg.config = blk_dev_config(&d->blk);
-	cfg.config_size = blk_dev_config_size();
 	cfg.ops = &dev_ops;
 	cfg.opaque = d;
 	cfg.state_path = state_path;
@@ -829,14 +500,14 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		ret = vdk_dev_create(&cfg, &d->dev);
 		if (ret == -EEXIST) {
 			report(report_fd, false, "a device named '%s' exists already: "
-			       "choose another --name, or remove it with '" PROG " del %s'",
-			       opts->name, opts->name);
+			       "choose another --name, or remove it with '%s del %s'",
+			       opts->name, msg_prog(), opts->name);
 			goto out_free;
 		}
 		if (ret == 0) {
 			ret = save_conf(opts);
 			if (ret < 0)
-				blk_log(BLK_LOG_WARN, "cannot save %s's settings (%s): "
+				log_msg(LOG_LEVEL_WARN, "cannot save %s's settings (%s): "
 					"it cannot be recovered after a crash",
 					opts->name, strerror(-ret));
 			ret = 0;
@@ -845,14 +516,14 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		ret = vdk_dev_open(&cfg, &d->dev);
 		if (ret == -EBUSY) {
 			report(report_fd, false, "%s is being served by another process "
-			       "(see '" PROG " list')", opts->name);
+			       "(see '%s list')", opts->name, msg_prog());
 			goto out_free;
 		}
 	}
 	if (ret < 0 && mode == DAEMON_RECOVER) {
 		report(report_fd, false, "%s: %s cannot be recovered; remove it with '"
-		       PROG " del %s' and add it again", vdk_last_error(),
-		       opts->name, opts->name);
+		       "%s del %s' and add it again", vdk_last_error(),
+		       opts->name, msg_prog(), opts->name);
 		goto out_free;
 	}
 	if (ret < 0) {
@@ -877,7 +548,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 	if (mode != DAEMON_CLEANUP) {
 		ret = ctl_listen(d);
 		if (ret < 0)
-			blk_log(BLK_LOG_WARN, "no control socket (%s): list, stats and resize "
+			log_msg(LOG_LEVEL_WARN, "no control socket (%s): list, stats and resize "
 				"will not see this device", strerror(-ret));
 	}
 
@@ -888,7 +559,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		       (unsigned int)uid, (unsigned int)gid, strerror(-ret));
 		goto out_release;
 	}
-	blk_log(BLK_LOG_INFO, "running as %u:%u without capabilities",
+	log_msg(LOG_LEVEL_INFO, "running as %u:%u without capabilities",
 		(unsigned int)uid, (unsigned int)gid);
 
 	if (adopted) {
@@ -898,7 +569,7 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 			report(report_fd, false, "%s", vdk_last_error());
 			goto out_release;
 		}
-		blk_log(BLK_LOG_INFO, "adopted %s: %d queue%s resumed",
+		log_msg(LOG_LEVEL_INFO, "adopted %s: %d queue%s resumed",
 			opts->name, ret, ret == 1 ? "" : "s");
 	}
 
@@ -923,12 +594,9 @@ int daemon_run(struct add_opts *opts, struct backend *be, int report_fd,
 		}
 	}
 
-	blk_log(BLK_LOG_INFO, "serving %s (%s, %llu bytes, %u queue%s) as %s",
-		opts->name, backend_spec(be),
-		(unsigned long long)backend_size(be), d->blk.num_queues,
-		d->blk.num_queues == 1 ? "" : "s", d->node);
+	model->describe(m, what, sizeof(what));
+	log_msg(LOG_LEVEL_INFO, "serving %s (%s) as %s", opts->name, what, d->node);
 	report(report_fd, true, "%s", d->node);
-	report_fd = -2;		/* reported */
 
 	serve(d, sig_fd);
 	status = 0;
@@ -942,31 +610,124 @@ out_detach:
 	 * no longer answers must not hold it up for ever.
 	 */
 	if (!keep) {
-		queue_threads_abort_soon(d);
+		queue_threads_abort_soon(&d->qs);
 		if (keeper_call(d, KEEPER_DETACH, NULL, 0, why, sizeof(why)) < 0) {
-			blk_log(BLK_LOG_ERR, "detach: %s", why);
+			log_msg(LOG_LEVEL_ERR, "detach: %s", why);
 			status = 1;
 		}
 	}
 out_release:
 	release_device(d);
 	if (keep) {
-		blk_log(BLK_LOG_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
+		log_msg(LOG_LEVEL_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
 			opts->name);
 	} else if (keeper_call(d, KEEPER_DESTROY, NULL, 0, why, sizeof(why)) < 0) {
-		blk_log(BLK_LOG_ERR, "destroy: %s", why);
+		log_msg(LOG_LEVEL_ERR, "destroy: %s", why);
 		status = 1;
 	} else if (status == 0) {
-		blk_log(BLK_LOG_INFO, "device %s removed", opts->name);
+		log_msg(LOG_LEVEL_INFO, "device %s removed", opts->name);
 	}
 out_free:
 	keeper_stop(d);
 	ctl_close(d);
 	if (sig_fd >= 0)
 		close(sig_fd);
-	the_daemon = NULL;
-	free(d->queues);
+	log_set_name(NULL);
+	queue_set_fini(&d->qs);
 	free(d);
-	(void)report_fd;
 	return status;
+}
+
+/*
+ * The parent half of a background start: waits for the daemon to say
+ * whether the device is up, prints the node or the error, and exits.
+ */
+static int wait_for_daemon(pid_t pid, int fd, const char *name)
+{
+	char buf[1024];
+	int status;
+
+	read_line(fd, buf, sizeof(buf));
+	close(fd);
+	if (!strncmp(buf, "OK ", 3)) {
+		fputs(buf + 3, stdout);
+		return 0;
+	}
+	if (!strncmp(buf, "ERR ", 4)) {
+		fprintf(stderr, "%s: ", msg_prog());
+		fputs(buf + 4, stderr);
+	} else {
+		/* The daemon died without a word: say how it ended. */
+		if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+			msg_err("the daemon was killed by signal %d while setting up",
+				WTERMSIG(status));
+		else
+			msg_err("the daemon exited while setting up (see %s/%s.log)",
+				RUN_DIR, name);
+	}
+	waitpid(pid, &status, WNOHANG);
+	return 1;
+}
+
+int start_daemon(struct dev_opts *o, enum daemon_mode mode)
+{
+	const struct device_model *model = o->model;
+	char why[512];
+	void *m = NULL;
+	int ret, pipefd[2];
+	pid_t pid;
+
+	why[0] = '\0';
+	ret = model->open(o->model_opts, &m, why, sizeof(why));
+	if (ret < 0) {
+		msg_err("%s", why);
+		return 1;
+	}
+
+	if (o->foreground) {
+		ret = daemon_run(o, m, -1, mode);
+		model->close(m);
+		return ret;
+	}
+	if (mode == DAEMON_CLEANUP) {
+		/* The daemon drops root; `del` may still need it afterwards. */
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			ret = daemon_run(o, m, -1, mode);
+			model->close(m);
+			_exit(ret);
+		}
+		model->close(m);
+		if (pid < 0) {
+			msg_err("fork: %m");
+			return 1;
+		}
+		while (waitpid(pid, &ret, 0) < 0 && errno == EINTR)
+			;
+		return WIFEXITED(ret) ? WEXITSTATUS(ret) : 1;
+	}
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		msg_err("pipe: %m");
+		model->close(m);
+		return 1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		msg_err("fork: %m");
+		model->close(m);
+		return 1;
+	}
+	if (pid > 0) {
+		close(pipefd[1]);
+		model->close(m);
+		return wait_for_daemon(pid, pipefd[0], o->name);
+	}
+	close(pipefd[0]);
+	setsid();
+	ret = daemon_run(o, m, pipefd[1], mode);
+	model->close(m);
+	_exit(ret);
 }
