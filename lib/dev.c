@@ -678,6 +678,17 @@ static bool handle_set_status(struct vdk_dev *dev, uint8_t status)
 		dev_reset(dev);
 		goto ok;
 	}
+	/*
+	 * Only a reset clears status bits (virtio 1.x 2.1.2).  A status that
+	 * drops DRIVER_OK would leave the queues running and start them
+	 * twice at the next DRIVER_OK: refuse it, and the kernel keeps the
+	 * status as it was.
+	 */
+	if (old & ~status) {
+		vdk_set_error(-EINVAL, "status 0x%x clears bits of 0x%x without a reset",
+			      status, old);
+		return false;
+	}
 	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		if (ioctl(dev->fd, VDUSE_DEV_GET_FEATURES, &features) < 0) {

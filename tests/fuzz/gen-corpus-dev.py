@@ -32,6 +32,11 @@ def status(s, refuse=False):
     return op(0, s, 1 if refuse else 0)
 
 
+def status_abs(s):
+    """A status as given, not added to the last: it may clear bits."""
+    return op(0, s, 0, 1)
+
+
 def vq_state(index):
     if index < 0x80:
         return op(1, index)
@@ -155,6 +160,14 @@ for bit, name in ((F_GETFEATURES, 'features'), (F_GETINFO, 'info'),
                   (F_EVENTFD, 'eventfd')):
     SEEDS['fault-' + name] = (header(nq=2) + fault(bit) + boot() +
                               states(2) + boot() + post(0, 1) + flush())
+# Bits cleared without a reset: refused, the queues keep running once.
+SEEDS['status-drops-driver-ok'] = (header() + boot() + post(0, 2) + flush() +
+                                   status_abs(BOOT[2]) + flush() +
+                                   status(BOOT[3]) + flush() + states(1))
+SEEDS['status-drops-features-ok'] = (header() + status(BOOT[0]) +
+                                     status(BOOT[1]) + status(BOOT[2]) +
+                                     status_abs(BOOT[1]) + flush() +
+                                     status(BOOT[3]) + flush() + states(1))
 SEEDS['fault-getfd-iotlb'] = (header(layout=1) + boot() + fault(F_GETFD) +
                               iotlb(2, 1, 0, 0x30) + flush() + states(1))
 
