@@ -268,6 +268,12 @@ struct backend_ops {
 	 * with -EIO, before returning.  Without it they are waited for.
 	 */
 	void (*queue_abort)(void *queue);
+	/*
+	 * The data lives in the daemon's own memory and is gone when it
+	 * exits (memory:), so a device of it cannot be recovered after a
+	 * crash.  false: the data survives a daemon restart.
+	 */
+	bool volatile_data;
 };
 
 /*
@@ -392,6 +398,12 @@ struct backend_queue;
  * "null:SIZE", ...), opens it and asks its capabilities.  *@bep is freed
  * with backend_close().
  */
+/*
+ * Whether the data behind @spec survives the daemon's exit (a crash, an
+ * upgrade): 1 yes, 0 no (see backend_ops.volatile_data), or -errno after
+ * backend_error() if no backend owns @spec.  Opens nothing.
+ */
+int backend_spec_persistent(const char *spec);
 int backend_open(const char *spec, const struct backend_open_opts *opts,
 		 struct backend **bep);
 /*

@@ -221,6 +221,7 @@ static struct backend_ops mem_ops = {
 	.discard = mem_zero,
 	.write_zeroes = mem_zero,
 	.resize = mem_resize,
+	.volatile_data = true,
 };
 
 BACKEND_REGISTER(mem_ops, backend_memory_init)

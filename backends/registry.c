@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,6 +139,22 @@ void backend_list(void (*fn)(const char *name, const char *usage, void *opaque),
 
 		fn(o->name, o->usage ? o->usage : "", opaque);
 	}
+}
+
+int backend_spec_persistent(const char *spec)
+{
+	const struct backend_ops *ops;
+	const char *arg;
+	int ret;
+
+	ret = backend_lookup(spec ? spec : "", &ops, &arg);
+	if (ret)
+		return ret;
+	/* Read through struct_size: the member may postdate the backend. */
+	if (ops->struct_size < offsetof(struct backend_ops, volatile_data) +
+			       sizeof(ops->volatile_data))
+		return 1;
+	return !ops->volatile_data;
 }
 
 int backend_open(const char *spec, const struct backend_open_opts *opts,

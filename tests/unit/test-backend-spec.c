@@ -103,6 +103,16 @@ int main(void)
 	T_ASSERT_EQ(backend_size(be), 2ull << 30);
 	backend_close(be);
 
+	/* What survives a daemon restart: everything but memory:. */
+	T_ASSERT_EQ(backend_spec_persistent("memory:1M"), 0);
+	T_ASSERT_EQ(backend_spec_persistent("null:1M"), 1);
+	T_ASSERT_EQ(backend_spec_persistent("/some/disk.img"), 1);
+	T_ASSERT_EQ(backend_spec_persistent("file:disk.img"), 1);
+#ifdef VDK_HAVE_NBD
+	T_ASSERT_EQ(backend_spec_persistent("nbd://127.0.0.1/x"), 1);
+#endif
+	T_ASSERT_EQ(backend_spec_persistent("memroy:1G"), -EINVAL);
+
 	open_bad("", -EINVAL, "no backend given");
 	open_bad("memory:", -EINVAL, "memory size is empty");
 	open_bad("memory:lots", -EINVAL, "memory size 'lots' is not a size");
