@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "clock.h"
 
 /* Emulated write-zeroes write this much per step. */
 #define ZERO_BUF_SIZE	(1024 * 1024)
@@ -100,19 +101,11 @@ void backend_log(enum backend_log_level level, const char *fmt, ...)
 	errno = saved;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 bool backend_ratelimit_allow(struct backend_ratelimit *rl, unsigned int *missed)
 {
 	uint64_t interval = rl->interval_ns ? rl->interval_ns : 1000000000ull;
 	unsigned int burst = rl->burst ? rl->burst : BACKEND_LOG_BURST;
-	uint64_t now = mono_ns();
+	uint64_t now = now_ns();
 
 	*missed = 0;
 	if (!rl->window_start_ns || now - rl->window_start_ns >= interval) {

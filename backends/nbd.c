@@ -67,9 +67,10 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "clock.h"
+#include "list.h"
 #include "registry.h"
 
-#define NSEC_PER_SEC		1000000000ull
 #define NSEC_PER_MSEC		1000000ull
 #define CONNECT_TIMEOUT_NS	(10 * NSEC_PER_SEC)
 #define BACKOFF_MIN_NS		(100 * NSEC_PER_MSEC)
@@ -98,10 +99,6 @@ struct nbd_disk {
 	uint32_t max_payload;
 	uint64_t io_timeout_ns;
 	_Atomic uint64_t size;	/* updated by queues that see a new size */
-};
-
-struct link {
-	struct link *next, *prev;
 };
 
 enum conn_state {
@@ -152,51 +149,6 @@ struct nbd_req {
 };
 
 /* ---- small helpers ---- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-static void list_init(struct link *l)
-{
-	l->next = l->prev = l;
-}
-
-static bool list_empty(const struct link *l)
-{
-	return l->next == l;
-}
-
-static void list_del(struct link *e)
-{
-	e->prev->next = e->next;
-	e->next->prev = e->prev;
-	e->next = e->prev = e;
-}
-
-static void list_add_tail(struct link *l, struct link *e)
-{
-	e->prev = l->prev;
-	e->next = l;
-	l->prev->next = e;
-	l->prev = e;
-}
-
-/* Moves every entry of @from to the front of @to, keeping their order. */
-static void list_splice_front(struct link *to, struct link *from)
-{
-	if (list_empty(from))
-		return;
-	from->prev->next = to->next;
-	to->next->prev = from->prev;
-	to->next = from->next;
-	from->next->prev = to;
-	list_init(from);
-}
 
 static struct nbd_req *list_pop(struct link *l)
 {

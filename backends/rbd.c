@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "registry.h"
 
 /* Bounds the connection made at open: monitors, then the image header. */
@@ -490,13 +491,13 @@ static void helper_connect(struct rbd_disk *d)
 	unsigned int op_timeout = d->io_timeout_s;
 	unsigned int mount = op_timeout && op_timeout < CONNECT_TIMEOUT_S ?
 			     op_timeout : CONNECT_TIMEOUT_S;
-	struct timespec t0, t1;
+	uint64_t t0;
 	int backoff = RETRY_MIN_MS, ret;
 	bool logged = false;
 	char why[512];
 	struct conn c;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_ns();
 	for (;;) {
 		ret = conn_open(d, &c, mount, op_timeout, why, sizeof(why));
 		if (ret == 0)
@@ -531,9 +532,8 @@ static void helper_connect(struct rbd_disk *d)
 	atomic_store(&d->state, CONN_READY);
 	notify_queues(d);
 	if (logged) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		backend_log(BACKEND_LOG_INFO, "rbd: %s: connected after %ld s",
-			    d->label, (long)(t1.tv_sec - t0.tv_sec));
+		backend_log(BACKEND_LOG_INFO, "rbd: %s: connected after %llu s",
+			    d->label, (unsigned long long)((now_ns() - t0) / NSEC_PER_SEC));
 	}
 	/* The image may have changed between open and now. */
 	atomic_store(&d->header_changed, true);

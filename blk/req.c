@@ -22,13 +22,10 @@
 #include <time.h>
 
 #include "blk.h"
+#include "clock.h"
+#include "macros.h"
 
 #define BIT(n) (1ull << (n))
-
-#ifndef container_of
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#endif
 
 /* Internal answer of the prepare step: the backend has work to do. */
 #define BLK_DISPATCH (-1)
@@ -68,14 +65,6 @@ _Static_assert(offsetof(struct blk_req, io) + sizeof(struct backend_io) ==
 #define rlog(q, fmt, ...)						\
 	blk_log_ratelimited(&(q)->rl, BLK_LOG_ERR, "%s q%u: " fmt,	\
 			    (q)->dev->name, (q)->index, ##__VA_ARGS__)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* Single writer: a relaxed load and store is enough and needs no lock prefix. */
 static inline void stat_add(_Atomic uint64_t *c, uint64_t v)

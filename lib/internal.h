@@ -15,14 +15,12 @@
 #include <time.h>
 #include <linux/virtio_ring.h>
 
+#include "clock.h"
+#include "macros.h"
 #include "vdusekit.h"
 
 #define VDK_EXPORT __attribute__((visibility("default")))
 
-#ifndef container_of
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#endif
 
 /* Largest queue the library serves; also bounds every descriptor walk. */
 #define VDK_QUEUE_SIZE_MAX	32768
@@ -31,27 +29,6 @@
 #define VDK_PERM_RO	1	/* device may read */
 #define VDK_PERM_WO	2	/* device may write */
 #define VDK_PERM_RW	3
-
-/* Sleeps @ms milliseconds, through signals. */
-static inline void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (long)(ms % 1000) * 1000000L,
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* CLOCK_MONOTONIC in milliseconds. */
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* errors.c: thread-local last error, formatted like printf. */
 __attribute__((format(printf, 2, 3)))
