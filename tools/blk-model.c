@@ -115,12 +115,16 @@ static void model_close(void *m)
 	free(bm);
 }
 
-/* A RAM disk's data lives in its daemon's memory, nowhere else. */
+/*
+ * A RAM disk's data lives in its daemon's memory, nowhere else; the
+ * backend says so (volatile_data).  A spec no backend owns is left to
+ * open(), which says why.
+ */
 static const char *model_lost_with_daemon(const void *opts, char *buf, size_t len)
 {
 	const struct blk_model_opts *o = opts;
 
-	if (strncmp(o->backend, "memory:", 7))
+	if (backend_spec_persistent(o->backend) != 0)
 		return NULL;
 	snprintf(buf, len, "a RAM disk (%s)", o->backend);
 	return buf;

@@ -4,7 +4,8 @@
  * load_conf had a 600-byte line, so a longer backend spec came back cut
  * (another path opened) with its tail read as another key.  A value too
  * long for its buffer is refused, never cut.  Keys the reader does not
- * know are skipped; a file without exactly one backend is refused.
+ * know are skipped; a file without exactly one backend is refused.  And
+ * what recover makes of a saved backend: a RAM disk cannot come back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ static int read_str(const char *text, struct add_opts *out)
 
 int main(void)
 {
-	static char spec[4001], queued[4200], user[101];
+	static char spec[4001], queued[4200], user[101], why[256];
 	struct add_opts in = { 0 }, out;
 	char *buf;
 	size_t len;
@@ -130,5 +131,14 @@ int main(void)
 	/* So is a serial longer than its buffer. */
 	T_ASSERT_EQ(read_str("backend=null:1M\nserial=0123456789012345678901234567890123\n",
 			     &out), -EINVAL);
+
+	/* What recover refuses to bring back: a RAM disk, whose data died. */
+	T_ASSERT_EQ(read_str("backend=memory:1G\n", &out), 0);
+	T_ASSERT(blk_model.lost_with_daemon(&out.blk, why, sizeof(why)));
+	T_ASSERT(!strcmp(why, "a RAM disk (memory:1G)"));
+	T_ASSERT_EQ(read_str("backend=null:1G\n", &out), 0);
+	T_ASSERT(!blk_model.lost_with_daemon(&out.blk, why, sizeof(why)));
+	T_ASSERT_EQ(read_str("backend=/var/lib/disk.img\n", &out), 0);
+	T_ASSERT(!blk_model.lost_with_daemon(&out.blk, why, sizeof(why)));
 	return T_EXIT_PASS;
 }
