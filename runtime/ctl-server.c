@@ -39,19 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "runtime.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool read_request(int fd, char *buf, size_t len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)now_ms() + timeout_ms;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t got = 0;
 	ssize_t n;
@@ -59,7 +52,7 @@ bool read_request(int fd, char *buf, size_t len, int timeout_ms)
 
 	buf[0] = '\0';
 	while (got < len - 1) {
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - (int64_t)now_ms());
 		if (left <= 0)
 			return false;
 		n = poll(&pfd, 1, left);

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "runtime.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -81,14 +82,6 @@ struct queue_thread {
 	unsigned int unnotified;	/* completions since the last notify */
 	uint64_t held_since;		/* 0 = no interrupt held */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static struct io_uring_sqe *get_sqe(struct queue_thread *qt)
 {

@@ -32,15 +32,11 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "macros.h"
 #include "vdusekit.h"
 
 struct io_uring;
 struct io_uring_cqe;
-
-#ifndef container_of
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#endif
 
 /*
  * One folder for the files of every device a daemon serves, of any kind:

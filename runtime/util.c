@@ -167,7 +167,7 @@ void remove_run_files(const char *name)
 	char path[300];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(exts); i++)
 		if (run_path(name, exts[i], path, sizeof(path)) == 0)
 			unlink(path);
 }
