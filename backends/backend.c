@@ -45,103 +45,6 @@ struct backend_queue {
 	void *queue;
 };
 
-static __thread char last_error[512];
-
-void backend_verror(const char *fmt, va_list ap)
-{
-	int saved = errno;
-
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	errno = saved;
-}
-
-void backend_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	backend_verror(fmt, ap);
-	va_end(ap);
-}
-
-const char *backend_last_error(void)
-{
-	return last_error;
-}
-
-static void stderr_sink(enum backend_log_level level, const char *msg)
-{
-	static const char *const prefix[] = {
-		[BACKEND_LOG_ERR] = "error: ",
-		[BACKEND_LOG_WARN] = "warning: ",
-		[BACKEND_LOG_INFO] = "",
-	};
-
-	fprintf(stderr, "vduse-blk: %s%s\n",
-		level <= BACKEND_LOG_INFO ? prefix[level] : "", msg);
-}
-
-static _Atomic backend_log_sink_fn log_sink = stderr_sink;
-
-void backend_log_set_sink(backend_log_sink_fn fn)
-{
-	atomic_store(&log_sink, fn ? fn : stderr_sink);
-}
-
-void backend_log(enum backend_log_level level, const char *fmt, ...)
-{
-	int saved = errno;
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	atomic_load(&log_sink)(level, msg);
-	errno = saved;
-}
-
-bool backend_ratelimit_allow(struct backend_ratelimit *rl, unsigned int *missed)
-{
-	uint64_t interval = rl->interval_ns ? rl->interval_ns : 1000000000ull;
-	unsigned int burst = rl->burst ? rl->burst : BACKEND_LOG_BURST;
-	uint64_t now = now_ns();
-
-	*missed = 0;
-	if (!rl->window_start_ns || now - rl->window_start_ns >= interval) {
-		*missed = rl->suppressed;
-		rl->suppressed = 0;
-		rl->window_start_ns = now;
-		rl->count = 0;
-	}
-	if (rl->count >= burst) {
-		rl->suppressed++;
-		return false;
-	}
-	rl->count++;
-	return true;
-}
-
-void backend_log_ratelimited(struct backend_ratelimit *rl,
-			     enum backend_log_level level, const char *fmt, ...)
-{
-	int saved = errno;
-	unsigned int missed;
-	bool ok = backend_ratelimit_allow(rl, &missed);
-	char msg[512];
-	va_list ap;
-
-	if (missed)
-		backend_log(BACKEND_LOG_WARN, "suppressed %u messages", missed);
-	if (ok) {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		atomic_load(&log_sink)(level, msg);
-	}
-	errno = saved;
-}
-
 void backend_copy_init(struct backend_copy_budget *b, uint64_t max,
 		       void (*resume)(void *queue, struct backend_io *io),
 		       void *queue)
@@ -220,7 +123,7 @@ int backend_parse_size(const char *s, const char *what, uint64_t *out)
 	unsigned int shift = 0;
 
 	if (!s || !*s) {
-		backend_error("%s is empty: give a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
+		msg_error("%s is empty: give a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
 			      what);
 		return -EINVAL;
 	}
@@ -246,7 +149,7 @@ int backend_parse_size(const char *s, const char *what, uint64_t *out)
 	if (*p)
 		goto bad;
 	if (v == 0) {
-		backend_error("%s '%s' is zero: give at least one block (e.g. 64M)", what, s);
+		msg_error("%s '%s' is zero: give at least one block (e.g. 64M)", what, s);
 		return -EINVAL;
 	}
 	/* The result must be a valid file offset, hence INT64_MAX. */
@@ -256,11 +159,11 @@ int backend_parse_size(const char *s, const char *what, uint64_t *out)
 	return 0;
 
 bad:
-	backend_error("%s '%s' is not a size: use a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
+	msg_error("%s '%s' is not a size: use a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
 		      what, s);
 	return -EINVAL;
 too_big:
-	backend_error("%s '%s' is too large: the limit is %" PRId64 " bytes (8E - 1)",
+	msg_error("%s '%s' is too large: the limit is %" PRId64 " bytes (8E - 1)",
 		      what, s, INT64_MAX);
 	return -ERANGE;
 }
@@ -276,14 +179,14 @@ static int backend_load(const struct backend_ops *src, struct backend_ops *dst)
 	memset(dst, 0, sizeof(*dst));
 	if (!src || src->api_version == 0 || src->api_version > BACKEND_API_VERSION ||
 	    src->struct_size < offsetof(struct backend_ops, name) + sizeof(src->name)) {
-		backend_error("a backend was built for an unknown backend API version; rebuild it");
+		msg_error("a backend was built for an unknown backend API version; rebuild it");
 		return -EINVAL;
 	}
 	n = src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst);
 	memcpy(dst, src, n);
 	if (!dst->name || !dst->open || !dst->get_size || !dst->queue_init ||
 	    !dst->read) {
-		backend_error("backend '%s' lacks one of name, open, get_size, queue_init or read",
+		msg_error("backend '%s' lacks one of name, open, get_size, queue_init or read",
 			      dst->name ? dst->name : "?");
 		return -EINVAL;
 	}
@@ -300,7 +203,7 @@ int backend_open_ops(const struct backend_ops *ops, const char *arg,
 
 	be = calloc(1, sizeof(*be));
 	if (!be) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	ret = backend_load(ops, &be->ops);
@@ -308,7 +211,7 @@ int backend_open_ops(const struct backend_ops *ops, const char *arg,
 		goto err_free;
 	be->spec = strdup(spec);
 	if (!be->spec) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -328,7 +231,7 @@ int backend_open_ops(const struct backend_ops *ops, const char *arg,
 	be->can_write = be->ops.write && be->ops.can_write &&
 			be->ops.can_write(be->handle);
 	if (!opts->readonly && !be->can_write) {
-		backend_error("backend '%s' can only be read: add --read-only", spec);
+		msg_error("backend '%s' can only be read: add --read-only", spec);
 		ret = -EROFS;
 		goto err_close;
 	}
@@ -401,11 +304,11 @@ int backend_resize(struct backend *be, uint64_t size)
 	int ret;
 
 	if (!be->ops.resize) {
-		backend_error("the %s backend cannot change its size", be->ops.name);
+		msg_error("the %s backend cannot change its size", be->ops.name);
 		return -EOPNOTSUPP;
 	}
 	if (!be->can_write) {
-		backend_error("a read-only device cannot be resized");
+		msg_error("a read-only device cannot be resized");
 		return -EROFS;
 	}
 	ret = be->ops.resize(be->handle, size);
@@ -471,7 +374,7 @@ int backend_queue_init(struct backend *be, const struct backend_queue_env *env,
 
 	bq = calloc(1, sizeof(*bq));
 	if (!bq) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	bq->be = be;

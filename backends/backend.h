@@ -28,7 +28,7 @@
  * caller must not touch @io after submitting until done is called.
  *
  * Errors: functions return 0 or a negative errno; setup functions also
- * leave a sentence in backend_last_error() naming the problem and the fix.
+ * leave a sentence in msg_last_error() naming the problem and the fix.
  * Results delivered to io->done are 0 or a negative errno.
  */
 #ifndef VDK_BACKEND_H
@@ -41,16 +41,19 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "log.h"
+
 struct io_uring;
 struct io_uring_cqe;
 
 #define BACKEND_API_VERSION 1
 
 /*
- * io_uring convention.  Every SQE put on a queue thread's ring, by a backend
- * or by the daemon itself, carries a pointer to a struct uring_cb as its
- * user_data; whoever reaps the CQE calls uring_cb_run().  A callback may
- * queue new SQEs, so the reaper must submit again after reaping.
+ * io_uring convention.  Every SQE a backend puts on a queue thread's ring
+ * carries a pointer to a struct uring_cb as its user_data; the device model
+ * hands the CQEs that are not the runtime's own (it tags those) to
+ * uring_cb_run().  A callback may queue new SQEs, so the reaper must
+ * submit again after reaping.
  */
 struct uring_cb {
 	void (*fn)(struct uring_cb *cb, int res, uint32_t cqe_flags);
@@ -199,7 +202,7 @@ struct backend_ops {
 
 	/*
 	 * @arg is the spec after the prefix.  Sets *@handlep.  Returns 0 or
-	 * -errno after backend_error().  Required.
+	 * -errno after msg_error().  Required.
 	 */
 	int (*open)(const char *arg, const struct backend_open_opts *opts,
 		    void **handlep);
@@ -292,57 +295,11 @@ struct backend_ops {
 /* Called by backends when @io is finished: 0 or -errno. */
 void backend_io_complete(struct backend_io *io, int result);
 
-/* Error message for setup calls: printf-like, %m works, errno preserved. */
-__attribute__((format(printf, 1, 2)))
-void backend_error(const char *fmt, ...);
-/* The same, for wrappers that take a va_list (blk_error). */
-void backend_verror(const char *fmt, va_list ap);
-/* The last message on this thread; "" if none. */
-const char *backend_last_error(void);
-
 /*
- * Events worth a line in the daemon's log (a lost connection, say), from
- * any thread.  The levels match blk's, so a daemon can forward them with a
- * cast.  The default sink prints one line on stderr; set another before
- * queues start.
+ * Setup errors (msg_error(), naming the problem and the fix) and log lines
+ * (msg_log(), msg_log_ratelimited() for what a server can trigger over and
+ * over) go through common/log.h, like every layer's.
  */
-enum backend_log_level {
-	BACKEND_LOG_ERR,
-	BACKEND_LOG_WARN,
-	BACKEND_LOG_INFO,
-};
-typedef void (*backend_log_sink_fn)(enum backend_log_level level, const char *msg);
-void backend_log_set_sink(backend_log_sink_fn fn);
-__attribute__((format(printf, 2, 3)))
-void backend_log(enum backend_log_level level, const char *fmt, ...);
-
-/*
- * For lines that something outside the daemon can trigger over and over
- * (a server that keeps dropping the connection, a driver that keeps
- * sending bad requests): at most @burst lines per @interval_ns, the rest
- * counted and reported as one "suppressed N messages" line when the next
- * window opens.  Zeroes mean BACKEND_LOG_BURST per second.  A struct
- * belongs to one thread (a queue's); start it zeroed.
- */
-#define BACKEND_LOG_BURST	10
-
-struct backend_ratelimit {
-	uint64_t interval_ns;
-	unsigned int burst;
-	uint64_t window_start_ns;
-	unsigned int count;
-	unsigned int suppressed;
-};
-
-/*
- * True if a line may go out now; if not, it is counted.  *@missed gets the
- * number suppressed in the window that just ended (0 if none), for the
- * caller to report first.
- */
-bool backend_ratelimit_allow(struct backend_ratelimit *rl, unsigned int *missed);
-__attribute__((format(printf, 3, 4)))
-void backend_log_ratelimited(struct backend_ratelimit *rl,
-			     enum backend_log_level level, const char *fmt, ...);
 
 /*
  * Copies of request data that a backend queue holds: bounce buffers, or a
@@ -384,7 +341,7 @@ struct backend_io *backend_copy_unwait(struct backend_copy_budget *b);
  * Parses "123", "64K", "1M", "2G", "1T" (binary multiples, either case)
  * into bytes.  Rejects garbage, zero and overflow (the limit is INT64_MAX,
  * the largest file offset).  Returns 0 or -EINVAL / -ERANGE after
- * backend_error().  @what names the value in the message ("size").
+ * msg_error().  @what names the value in the message ("size").
  */
 int backend_parse_size(const char *s, const char *what, uint64_t *out);
 
@@ -401,7 +358,7 @@ struct backend_queue;
 /*
  * Whether the data behind @spec survives the daemon's exit (a crash, an
  * upgrade): 1 yes, 0 no (see backend_ops.volatile_data), or -errno after
- * backend_error() if no backend owns @spec.  Opens nothing.
+ * msg_error() if no backend owns @spec.  Opens nothing.
  */
 int backend_spec_persistent(const char *spec);
 int backend_open(const char *spec, const struct backend_open_opts *opts,

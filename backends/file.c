@@ -140,7 +140,7 @@ static int file_open_direct(struct file_disk *f, const struct backend_open_opts 
 	}
 	if (opts->cache == BACKEND_CACHE_AUTO)
 		return 0;
-	backend_error("cannot use O_DIRECT on '%s': %s (offsets must be multiples of %u bytes, the block size is %u); use buffered caching or a larger --block-size",
+	msg_error("cannot use O_DIRECT on '%s': %s (offsets must be multiples of %u bytes, the block size is %u); use buffered caching or a larger --block-size",
 		      f->path, why, f->off_align, opts->block_size);
 	return ret;
 }
@@ -171,12 +171,12 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 	int ret;
 
 	if (!*arg) {
-		backend_error("no file name given: use PATH or file:PATH");
+		msg_error("no file name given: use PATH or file:PATH");
 		return -EINVAL;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	f->fd = -1;
@@ -185,7 +185,7 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 	f->path = strdup(arg);
 	if (!f->path) {
 		ret = -ENOMEM;
-		backend_error("out of memory");
+		msg_error("out of memory");
 		goto err;
 	}
 
@@ -193,23 +193,23 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 	if (f->fd < 0) {
 		ret = -errno;
 		if (ret == -EISDIR)
-			backend_error("'%s' is a directory, neither a regular file nor a block device",
+			msg_error("'%s' is a directory, neither a regular file nor a block device",
 				      arg);
 		else if (ret == -ENOENT)
-			backend_error("cannot open '%s': %m; check the path, or create the file first (e.g. truncate -s 1G %s)",
+			msg_error("cannot open '%s': %m; check the path, or create the file first (e.g. truncate -s 1G %s)",
 				      arg, arg);
 		else if (!opts->readonly && (ret == -EACCES || ret == -EROFS || ret == -EPERM))
-			backend_error("cannot open '%s' for writing: %m; fix its permissions or add --read-only",
+			msg_error("cannot open '%s' for writing: %m; fix its permissions or add --read-only",
 				      arg);
 		else
-			backend_error("cannot open '%s': %m", arg);
+			msg_error("cannot open '%s': %m", arg);
 		if (ret == -EISDIR)
 			ret = -EINVAL;
 		goto err;
 	}
 	if (fstat(f->fd, &st)) {
 		ret = -errno;
-		backend_error("cannot stat '%s': %m", arg);
+		msg_error("cannot stat '%s': %m", arg);
 		goto err;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -219,7 +219,7 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 		ioctl(f->fd, BLKSSZGET, &lbs);
 		if (opts->block_size && lbs > opts->block_size) {
 			ret = -EINVAL;
-			backend_error("'%s' has %u-byte logical blocks, larger than the block size %u; use --block-size %u",
+			msg_error("'%s' has %u-byte logical blocks, larger than the block size %u; use --block-size %u",
 				      arg, lbs, opts->block_size, lbs);
 			goto err;
 		}
@@ -239,7 +239,7 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 			file_probe_fallocate(f, st.st_size);
 	} else {
 		ret = -EINVAL;
-		backend_error("'%s' is neither a regular file nor a block device", arg);
+		msg_error("'%s' is neither a regular file nor a block device", arg);
 		goto err;
 	}
 
@@ -276,13 +276,13 @@ static int64_t file_get_size(void *handle)
 
 	if (f->is_bdev) {
 		if (ioctl(f->fd, BLKGETSIZE64, &size)) {
-			backend_error("cannot get the size of '%s': %m", f->path);
+			msg_error("cannot get the size of '%s': %m", f->path);
 			return -errno;
 		}
 		return (int64_t)size;
 	}
 	if (fstat(f->fd, &st)) {
-		backend_error("cannot stat '%s': %m", f->path);
+		msg_error("cannot stat '%s': %m", f->path);
 		return -errno;
 	}
 	return st.st_size;
@@ -343,14 +343,14 @@ static int file_resize(void *handle, uint64_t size)
 		if (have < 0)
 			return (int)have;
 		if ((uint64_t)have < size) {
-			backend_error("'%s' is a block device of %lld bytes: grow it on the host first (e.g. losetup -c, lvextend), then resize the device",
+			msg_error("'%s' is a block device of %lld bytes: grow it on the host first (e.g. losetup -c, lvextend), then resize the device",
 				      f->path, (long long)have);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (ftruncate(f->fd, (off_t)size)) {
-		backend_error("cannot resize '%s': %m", f->path);
+		msg_error("cannot resize '%s': %m", f->path);
 		return -errno;
 	}
 	return 0;
@@ -362,12 +362,12 @@ static int file_queue_init(void *handle, const struct backend_queue_env *env,
 	struct file_queue *fq;
 
 	if (!env->ring) {
-		backend_error("the file backend needs the queue's io_uring");
+		msg_error("the file backend needs the queue's io_uring");
 		return -EINVAL;
 	}
 	fq = calloc(1, sizeof(*fq));
 	if (!fq) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	fq->f = handle;

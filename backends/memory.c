@@ -49,7 +49,7 @@ static int mem_open(const char *arg, const struct backend_open_opts *opts,
 		return ret;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	m->size = size;
@@ -59,12 +59,12 @@ static int mem_open(const char *arg, const struct backend_open_opts *opts,
 	m->fd = memfd_create("vdusekit-memory", MFD_CLOEXEC);
 	if (m->fd < 0) {
 		ret = -errno;
-		backend_error("memory:%s: cannot create its memory file: %m", arg);
+		msg_error("memory:%s: cannot create its memory file: %m", arg);
 		goto err_free;
 	}
 	if (ftruncate(m->fd, (off_t)size) < 0) {
 		ret = -errno;
-		backend_error("memory:%s: cannot size its memory file: %m; use a smaller size",
+		msg_error("memory:%s: cannot size its memory file: %m; use a smaller size",
 			      arg);
 		goto err_close;
 	}
@@ -73,7 +73,7 @@ static int mem_open(const char *arg, const struct backend_open_opts *opts,
 		       MAP_SHARED | MAP_NORESERVE, m->fd, 0);
 	if (m->base == MAP_FAILED) {
 		ret = -errno;
-		backend_error("cannot reserve %llu bytes of address space for memory:%s: %m; use a smaller size",
+		msg_error("cannot reserve %llu bytes of address space for memory:%s: %m; use a smaller size",
 			      (unsigned long long)m->reserved, arg);
 		goto err_close;
 	}
@@ -178,18 +178,18 @@ static int mem_resize(void *handle, uint64_t size)
 	struct mem_disk *m = handle;
 
 	if (size > m->reserved) {
-		backend_error("a memory disk can grow to %llu bytes at most (the address space reserved at add); add a larger one instead",
+		msg_error("a memory disk can grow to %llu bytes at most (the address space reserved at add); add a larger one instead",
 			      (unsigned long long)m->reserved);
 		return -EFBIG;
 	}
 	if (size < atomic_load(&m->size)) {
-		backend_error("a memory disk cannot shrink");
+		msg_error("a memory disk cannot shrink");
 		return -EINVAL;
 	}
 	if (ftruncate(m->fd, (off_t)size) < 0) {
 		int ret = -errno;
 
-		backend_error("cannot grow the memory disk to %llu bytes: %m",
+		msg_error("cannot grow the memory disk to %llu bytes: %m",
 			      (unsigned long long)size);
 		return ret;
 	}

@@ -128,7 +128,7 @@ struct nbd_queue {
 	bool corked;
 	unsigned int batch;	/* requests submitted since the last unplug */
 	char why[256];		/* the last connection failure */
-	struct backend_ratelimit rl;	/* connection messages */
+	struct msg_ratelimit rl;	/* connection messages */
 	struct backend_copy_budget copy;	/* bounce buffers */
 	struct link pending;	/* waiting for a connection */
 	struct link inflight;	/* handed to libnbd */
@@ -217,42 +217,42 @@ static int open_error(const char *uri, int ret, bool started)
 	int err = nbd_get_errno();
 
 	if (ret == -ETIMEDOUT) {
-		backend_error("cannot reach the NBD server for '%s': no answer within %llu s; check the host and port, and that a firewall lets the connection through",
+		msg_error("cannot reach the NBD server for '%s': no answer within %llu s; check the host and port, and that a firewall lets the connection through",
 			      uri, CONNECT_TIMEOUT_NS / NSEC_PER_SEC);
 		return -ETIMEDOUT;
 	}
 	if (!started && err == EINVAL) {
-		backend_error("'%s' is not a usable NBD URI (%s): write nbd://HOST[:PORT]/EXPORT, nbds://HOST[:PORT]/EXPORT for TLS, or nbd+unix:///EXPORT?socket=PATH",
+		msg_error("'%s' is not a usable NBD URI (%s): write nbd://HOST[:PORT]/EXPORT, nbds://HOST[:PORT]/EXPORT for TLS, or nbd+unix:///EXPORT?socket=PATH",
 			      uri, msg);
 		return -EINVAL;
 	}
 	if (strstr(msg, "requires TLS")) {
-		backend_error("the NBD server for '%s' requires TLS: use nbds:// (or nbds+unix://) with its credentials in the URI (tls-certificates=DIR, or tls-psk-file=FILE with USER@)",
+		msg_error("the NBD server for '%s' requires TLS: use nbds:// (or nbds+unix://) with its credentials in the URI (tls-certificates=DIR, or tls-psk-file=FILE with USER@)",
 			      uri);
 		return -EPROTO;
 	}
 	if (strstr(msg, "refused TLS")) {
-		backend_error("the NBD server for '%s' does not offer TLS: use nbd:// (or nbd+unix://), or enable TLS on the server",
+		msg_error("the NBD server for '%s' does not offer TLS: use nbd:// (or nbd+unix://), or enable TLS on the server",
 			      uri);
 		return -EPROTO;
 	}
 	if (strstr(msg, "TLS") || strstr(msg, "tls") || strstr(msg, "gnutls")) {
-		backend_error("TLS with the NBD server for '%s' failed (%s): check the server's TLS setup and the credentials in the URI (tls-certificates=DIR, or tls-psk-file=FILE with USER@), or use nbd:// if the server does not use TLS",
+		msg_error("TLS with the NBD server for '%s' failed (%s): check the server's TLS setup and the credentials in the URI (tls-certificates=DIR, or tls-psk-file=FILE with USER@), or use nbd:// if the server does not use TLS",
 			      uri, msg);
 		return -EPROTO;
 	}
 	if (strstr(msg, "no export")) {
-		backend_error("the NBD server for '%s' refused the export (%s): check the export name after the host (nbd://HOST/EXPORT) or in the path (nbd+unix:///EXPORT?socket=PATH)",
+		msg_error("the NBD server for '%s' refused the export (%s): check the export name after the host (nbd://HOST/EXPORT) or in the path (nbd+unix:///EXPORT?socket=PATH)",
 			      uri, msg);
 		return -ENOENT;
 	}
 	if (strstr(msg, "disconnected") || strstr(msg, "closed") ||
 	    strstr(msg, "handshake")) {
-		backend_error("the NBD server for '%s' closed the connection during the handshake (%s): see the server's log; it may want TLS (nbds://), another export name, or fewer connections",
+		msg_error("the NBD server for '%s' closed the connection during the handshake (%s): see the server's log; it may want TLS (nbds://), another export name, or fewer connections",
 			      uri, msg);
 		return -ECONNRESET;
 	}
-	backend_error("cannot reach the NBD server for '%s' (%s): check that the server is running and that the host, port or socket path is right",
+	msg_error("cannot reach the NBD server for '%s' (%s): check that the server is running and that the host, port or socket path is right",
 		      uri, msg);
 	return err ? -err : -EIO;
 }
@@ -289,13 +289,13 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	d->uri = strdup(arg);
 	h = handle_new();
 	if (!d->uri || !h) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -311,20 +311,20 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 
 	size = nbd_get_size(h);
 	if (size < 0) {
-		backend_error("the NBD server for '%s' did not give the export's size (%s)",
+		msg_error("the NBD server for '%s' did not give the export's size (%s)",
 			      arg, nbd_msg());
 		ret = -EIO;
 		goto err_close;
 	}
 	atomic_store(&d->size, (uint64_t)size);
 	if (nbd_is_read_only(h) == 1 && !opts->readonly) {
-		backend_error("the NBD export '%s' is read-only: add --read-only", arg);
+		msg_error("the NBD export '%s' is read-only: add --read-only", arg);
 		ret = -EROFS;
 		goto err_close;
 	}
 	v = nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM);
 	if (v > 0 && opts->block_size && v > opts->block_size) {
-		backend_error("the NBD export '%s' needs I/O in blocks of %" PRId64 " bytes: %s",
+		msg_error("the NBD export '%s' needs I/O in blocks of %" PRId64 " bytes: %s",
 			      arg, v, v <= 4096 ? "use --block-size 4096" :
 			      "no block size vduse-blk offers is that large");
 		ret = -EINVAL;
@@ -338,7 +338,7 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 	d->readonly = opts->readonly;
 	d->multi_conn = nbd_can_multi_conn(h) == 1;
 	if (!d->multi_conn && opts->queues > 1) {
-		backend_error("the NBD server for '%s' does not advertise multi-conn, so one connection must carry everything: use --queues 1",
+		msg_error("the NBD server for '%s' does not advertise multi-conn, so one connection must carry everything: use --queues 1",
 			      arg);
 		ret = -EINVAL;
 		goto err_close;
@@ -587,7 +587,7 @@ static void conn_fail(struct nbd_queue *q, const char *why)
 		q->backoff = BACKOFF_MIN_NS;
 		q->down_since = now;
 		/* Commands libnbd aborted wait on the done list until drained. */
-		backend_log_ratelimited(&q->rl, BACKEND_LOG_WARN, "nbd: queue %u: lost the connection to %s (%s); reconnecting, %u requests wait%s",
+		msg_log_ratelimited(&q->rl, MSG_WARN, "nbd: queue %u: lost the connection to %s (%s); reconnecting, %u requests wait%s",
 			    q->index, q->d->uri, q->why,
 			    list_count(&q->pending) + list_count(&q->done),
 			    q->d->io_timeout_ns ? " up to the I/O timeout" : "");
@@ -595,7 +595,7 @@ static void conn_fail(struct nbd_queue *q, const char *why)
 	} else {
 		if (!q->down_logged) {
 			q->down_since = now;
-			backend_log_ratelimited(&q->rl, BACKEND_LOG_WARN, "nbd: queue %u: cannot connect to %s (%s); retrying",
+			msg_log_ratelimited(&q->rl, MSG_WARN, "nbd: queue %u: cannot connect to %s (%s); retrying",
 				    q->index, q->d->uri, q->why);
 			q->down_logged = true;
 		}
@@ -623,11 +623,11 @@ static void conn_ready(struct nbd_queue *q)
 		uint64_t old = atomic_exchange(&d->size, (uint64_t)size);
 
 		if (old != (uint64_t)size)
-			backend_log_ratelimited(&q->rl, BACKEND_LOG_WARN, "nbd: the export %s is now %" PRId64 " bytes (was %" PRIu64 ")",
+			msg_log_ratelimited(&q->rl, MSG_WARN, "nbd: the export %s is now %" PRId64 " bytes (was %" PRIu64 ")",
 				    d->uri, size, old);
 	}
 	if (q->down_logged) {
-		backend_log_ratelimited(&q->rl, BACKEND_LOG_INFO, "nbd: queue %u: connected to %s after %.1f s; resending %u requests",
+		msg_log_ratelimited(&q->rl, MSG_INFO, "nbd: queue %u: connected to %s after %.1f s; resending %u requests",
 			    q->index, d->uri, (double)(now_ns() - q->down_since) / NSEC_PER_SEC,
 			    list_count(&q->pending));
 		q->down_logged = false;
@@ -948,7 +948,7 @@ static void q_timer(struct nbd_queue *q)
 			}
 		}
 		if (n)
-			backend_log_ratelimited(&q->rl, BACKEND_LOG_ERR, "nbd: queue %u: %u requests failed: no answer from %s within the I/O timeout",
+			msg_log_ratelimited(&q->rl, MSG_ERR, "nbd: queue %u: %u requests failed: no answer from %s within the I/O timeout",
 				    q->index, n, q->d->uri);
 		while ((r = list_pop(&expired)))
 			req_complete(r, -EIO);
@@ -1040,7 +1040,7 @@ static int nbd_queue_init(void *handle, const struct backend_queue_env *env,
 
 	q = calloc(1, sizeof(*q));
 	if (!q) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	q->d = handle;
@@ -1057,7 +1057,7 @@ static int nbd_queue_init(void *handle, const struct backend_queue_env *env,
 	if (q->epfd < 0 || q->tfd < 0 ||
 	    epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->tfd, &ev) < 0) {
 		ret = -errno;
-		backend_error("nbd queue %u: cannot create its event descriptors: %m",
+		msg_error("nbd queue %u: cannot create its event descriptors: %m",
 			      env->index);
 		goto err;
 	}
@@ -1123,7 +1123,7 @@ static void nbd_queue_fini(void *queue)
 	/* The daemon drains queues before this; anything left is failed. */
 	fail_all(q);
 	if (q->rl.suppressed)
-		backend_log(BACKEND_LOG_WARN, "nbd: queue %u: suppressed %u connection messages",
+		msg_log(MSG_WARN, "nbd: queue %u: suppressed %u connection messages",
 			    q->index, q->rl.suppressed);
 	close(q->epfd);
 	close(q->tfd);

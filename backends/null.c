@@ -30,7 +30,7 @@ static int null_open(const char *arg, const struct backend_open_opts *opts,
 		return ret;
 	n = calloc(1, sizeof(*n));
 	if (!n) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	n->size = size;

@@ -158,14 +158,14 @@ static int parse_option(struct rbd_disk *d, const char *spec, const char *opt,
 		    strncmp(opt, keys[i], eq - opt))
 			continue;
 		if (eq + 1 == opt + n) {
-			backend_error("'rbd:%s': %s= needs a value", spec, keys[i]);
+			msg_error("'rbd:%s': %s= needs a value", spec, keys[i]);
 			return -EINVAL;
 		}
 		free(*dst[i]);
 		*dst[i] = strndup(eq + 1, opt + n - eq - 1);
 		return *dst[i] ? 0 : -ENOMEM;
 	}
-	backend_error("'rbd:%s': unknown option '%.*s': the options are conf=PATH, id=NAME and keyring=PATH, joined by '&'",
+	msg_error("'rbd:%s': unknown option '%.*s': the options are conf=PATH, id=NAME and keyring=PATH, joined by '&'",
 		      spec, (int)n, opt);
 	return -EINVAL;
 }
@@ -237,7 +237,7 @@ static int parse_spec(struct rbd_disk *d, const char *arg)
 	return 0;
 
 bad:
-	backend_error("'rbd:%s' is not an RBD image: write rbd:POOL/IMAGE or rbd:POOL/NAMESPACE/IMAGE, with @SNAP for a snapshot and ?conf=PATH&id=NAME&keyring=PATH for the cluster",
+	msg_error("'rbd:%s' is not an RBD image: write rbd:POOL/IMAGE or rbd:POOL/NAMESPACE/IMAGE, with @SNAP for a snapshot and ?conf=PATH&id=NAME&keyring=PATH for the cluster",
 		      arg);
 	return -EINVAL;
 }
@@ -397,18 +397,18 @@ static int rbd_disk_open(const char *arg, const struct backend_open_opts *opts,
 
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	d->wake_fd = -1;
 	ret = parse_spec(d, arg);
 	if (ret) {
 		if (ret == -ENOMEM)
-			backend_error("out of memory");
+			msg_error("out of memory");
 		goto err;
 	}
 	if (d->snap && !opts->readonly) {
-		backend_error("rbd:%s is a snapshot, which cannot be written: add --read-only",
+		msg_error("rbd:%s is a snapshot, which cannot be written: add --read-only",
 			      d->label);
 		ret = -EROFS;
 		goto err;
@@ -418,13 +418,13 @@ static int rbd_disk_open(const char *arg, const struct backend_open_opts *opts,
 
 	ret = conn_open(d, &c, OPEN_TIMEOUT_S, OPEN_TIMEOUT_S, why, sizeof(why));
 	if (ret) {
-		backend_error("rbd:%s: %s", d->label, why);
+		msg_error("rbd:%s: %s", d->label, why);
 		goto err;
 	}
 	ret = rbd_get_size(c.img, &size);
 	conn_close(&c);
 	if (ret < 0) {
-		backend_error("rbd:%s: cannot get the image size: %s", d->label,
+		msg_error("rbd:%s: cannot get the image size: %s", d->label,
 			      strerror(-ret));
 		goto err;
 	}
@@ -474,7 +474,7 @@ static bool helper_wait(struct rbd_disk *d, int ms)
 	/* A failed read only means another wake-up follows. */
 	if (poll(&pfd, 1, ms) > 0 && read(d->wake_fd, &v, sizeof(v)) < 0 &&
 	    errno != EAGAIN)
-		backend_log(BACKEND_LOG_WARN, "rbd: %s: helper wake-up: %m", d->label);
+		msg_log(MSG_WARN, "rbd: %s: helper wake-up: %m", d->label);
 	pthread_mutex_lock(&d->lock);
 	stop = d->stop;
 	pthread_mutex_unlock(&d->lock);
@@ -503,7 +503,7 @@ static void helper_connect(struct rbd_disk *d)
 		if (ret == 0)
 			break;
 		if (!logged)
-			backend_log(BACKEND_LOG_WARN, "rbd: %s: %s; %s", d->label, why,
+			msg_log(MSG_WARN, "rbd: %s: %s; %s", d->label, why,
 				    op_timeout || permanent_error(ret) ?
 				    "I/O fails until it works, retrying" :
 				    "I/O waits, retrying");
@@ -527,12 +527,12 @@ static void helper_connect(struct rbd_disk *d)
 	if (!d->snap)
 		d->watching = rbd_update_watch(d->img, &d->watch, header_cb, d) == 0;
 	if (!d->snap && !d->watching)
-		backend_log(BACKEND_LOG_WARN, "rbd: %s: cannot watch the image header: a resize will not reach the device",
+		msg_log(MSG_WARN, "rbd: %s: cannot watch the image header: a resize will not reach the device",
 			    d->label);
 	atomic_store(&d->state, CONN_READY);
 	notify_queues(d);
 	if (logged) {
-		backend_log(BACKEND_LOG_INFO, "rbd: %s: connected after %llu s",
+		msg_log(MSG_INFO, "rbd: %s: connected after %llu s",
 			    d->label, (unsigned long long)((now_ns() - t0) / NSEC_PER_SEC));
 	}
 	/* The image may have changed between open and now. */
@@ -549,7 +549,7 @@ static void refresh_size(struct rbd_disk *d)
 		return;
 	old = atomic_exchange(&d->size, size);
 	if (old != size)
-		backend_log(BACKEND_LOG_INFO, "rbd: %s: the image is now %" PRIu64 " bytes (was %" PRIu64 ")",
+		msg_log(MSG_INFO, "rbd: %s: the image is now %" PRIu64 " bytes (was %" PRIu64 ")",
 			    d->label, size, old);
 }
 
@@ -616,7 +616,7 @@ static void rbd_disk_close(void *handle)
 	d->stop = true;
 	pthread_mutex_unlock(&d->lock);
 	if (write(d->wake_fd, &one, sizeof(one)) < 0)
-		backend_log(BACKEND_LOG_WARN, "rbd: %s: waking the helper: %m", d->label);
+		msg_log(MSG_WARN, "rbd: %s: waking the helper: %m", d->label);
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += CLOSE_TIMEOUT_S;
@@ -626,7 +626,7 @@ static void rbd_disk_close(void *handle)
 	pthread_mutex_unlock(&d->lock);
 	if (!d->helper_done) {
 		/* It is stuck in librbd; the process is about to exit anyway. */
-		backend_log(BACKEND_LOG_WARN, "rbd: %s: the cluster did not answer within %d s; closed without it",
+		msg_log(MSG_WARN, "rbd: %s: the cluster did not answer within %d s; closed without it",
 			    d->label, CLOSE_TIMEOUT_S);
 		return;
 	}
@@ -854,7 +854,7 @@ static int rbd_queue_init(void *handle, const struct backend_queue_env *env,
 
 	q = calloc(1, sizeof(*q));
 	if (!q) {
-		backend_error("out of memory");
+		msg_error("out of memory");
 		return -ENOMEM;
 	}
 	q->d = d;
@@ -862,7 +862,7 @@ static int rbd_queue_init(void *handle, const struct backend_queue_env *env,
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->efd < 0) {
 		ret = -errno;
-		backend_error("rbd queue %u: cannot create its eventfd: %m", env->index);
+		msg_error("rbd queue %u: cannot create its eventfd: %m", env->index);
 		free(q);
 		return ret;
 	}
@@ -874,7 +874,7 @@ static int rbd_queue_init(void *handle, const struct backend_queue_env *env,
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (ret) {
-		backend_error("rbd:%s: cannot start the connection thread: %s",
+		msg_error("rbd:%s: cannot start the connection thread: %s",
 			      d->label, strerror(-ret));
 		close(q->efd);
 		free(q);

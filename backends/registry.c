@@ -106,7 +106,7 @@ static int backend_lookup(const char *spec, const struct backend_ops **opsp,
 	for (i = 0; slen && i < (int)(sizeof(optional_schemes) / sizeof(optional_schemes[0])); i++) {
 		if (strlen(optional_schemes[i].scheme) == slen &&
 		    !strncmp(spec, optional_schemes[i].scheme, slen)) {
-			backend_error("'%s' needs the %s backend, which this build of vduse-blk leaves out: build it with -D%s=enabled",
+			msg_error("'%s' needs the %s backend, which this build of vduse-blk leaves out: build it with -D%s=enabled",
 				      spec, optional_schemes[i].backend,
 				      optional_schemes[i].backend);
 			return -ENOTSUP;
@@ -116,12 +116,12 @@ static int backend_lookup(const char *spec, const struct backend_ops **opsp,
 		char known[256] = "";
 
 		backend_list(append_prefix, known);
-		backend_error("unknown backend '%.*s:' in '%s': known backends are %s; to use a file whose name contains ':', write file:%s or ./%s",
+		msg_error("unknown backend '%.*s:' in '%s': known backends are %s; to use a file whose name contains ':', write file:%s or ./%s",
 			      (int)slen, spec, spec, known, spec, spec);
 		return -EINVAL;
 	}
 	if (!file) {
-		backend_error("no file backend is built in; give a backend such as memory:SIZE");
+		msg_error("no file backend is built in; give a backend such as memory:SIZE");
 		return -ENOENT;
 	}
 	*opsp = file;
@@ -165,7 +165,7 @@ int backend_open(const char *spec, const struct backend_open_opts *opts,
 	int ret;
 
 	if (!spec || !*spec) {
-		backend_error("no backend given: use PATH, file:PATH, memory:SIZE or null:SIZE");
+		msg_error("no backend given: use PATH, file:PATH, memory:SIZE or null:SIZE");
 		return -EINVAL;
 	}
 	ret = backend_lookup(spec, &ops, &arg);

@@ -140,11 +140,11 @@ static void setup(struct bench *b)
 	memset(b, 0, sizeof(*b));
 	b->rng = 0x9e3779b97f4a7c15ULL;
 	if (backend_open("null:1G", &bo, &b->be)) {
-		fprintf(stderr, "backend_open: %s\n", backend_last_error());
+		fprintf(stderr, "backend_open: %s\n", msg_last_error());
 		exit(1);
 	}
 	if (blk_dev_init(&b->dev, b->be, &o)) {
-		fprintf(stderr, "blk_dev_init: %s\n", blk_last_error());
+		fprintf(stderr, "blk_dev_init: %s\n", msg_last_error());
 		exit(1);
 	}
 	/* The driver accepts everything offered, as Linux does here. */

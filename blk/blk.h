@@ -42,6 +42,7 @@
 #include <linux/virtio_blk.h>
 
 #include "backend.h"
+#include "log.h"
 #include "vdusekit.h"
 
 #define BLK_SECTOR_SHIFT	9
@@ -161,12 +162,6 @@ struct blk_stats_snapshot {
 	uint64_t lat_hist[BLK_LAT_BUCKETS];
 };
 
-/* Rate limit state for one queue's log messages (backend.h's, 10 a second). */
-struct blk_ratelimit {
-	struct backend_ratelimit base;
-};
-
-#define BLK_LOG_BURST BACKEND_LOG_BURST	/* messages per second and queue */
 
 struct blk_queue;
 
@@ -188,7 +183,7 @@ struct blk_queue {
 	bool size_max_strict;		/* refuse data segments above size_max */
 	blk_complete_fn complete;
 	void *opaque;			/* for the caller */
-	struct blk_ratelimit rl;
+	struct msg_ratelimit rl;
 	struct blk_stats stats;
 };
 
@@ -197,7 +192,7 @@ struct blk_queue {
 /*
  * Checks @opts against the backend and builds features and config space.
  * @be stays owned by the caller and must outlive @dev.  Returns 0 or
- * -errno with blk_last_error() naming the problem and the fix.
+ * -errno with msg_last_error() naming the problem and the fix.
  */
 int blk_dev_init(struct blk_dev *dev, struct backend *be, const struct blk_opts *opts);
 
@@ -223,7 +218,7 @@ int blk_dev_features_ok(struct blk_dev *dev, uint64_t features);
  * Sets the capacity to @bytes (a multiple of the block size) after the
  * backend was resized; the caller then sends the 8 capacity bytes
  * (offsetof(struct virtio_blk_config, capacity)) with vdk_dev_set_config(..,
- * notify=true).  Returns 0 or -EINVAL with blk_last_error().
+ * notify=true).  Returns 0 or -EINVAL with msg_last_error().
  */
 int blk_dev_set_capacity(struct blk_dev *dev, uint64_t bytes);
 
@@ -235,7 +230,7 @@ size_t blk_req_size(const struct blk_dev *dev);
 /*
  * Sets up @q for queue @index; @ring is the queue thread's io_uring (it
  * should have at least queue_size entries).  Call after FEATURES_OK.
- * Returns 0 or -errno with backend_last_error() or blk_last_error().
+ * Returns 0 or -errno with msg_last_error() or msg_last_error().
  */
 int blk_queue_init(struct blk_queue *q, struct blk_dev *dev, unsigned int index,
 		   struct vdk_vq *vq, struct io_uring *ring, blk_complete_fn complete);
@@ -272,36 +267,10 @@ const char *blk_stat_type_name(enum blk_stat_type t);
  */
 void blk_stats_backend_flush(struct blk_stats *st);
 
-/* ---- logging ---- */
-
-enum blk_log_level {
-	BLK_LOG_ERR,
-	BLK_LOG_WARN,
-	BLK_LOG_INFO,
-	BLK_LOG_DEBUG,
-};
-
-/* Where messages go; default: one line on stderr.  Set before queues run. */
-typedef void (*blk_log_sink_fn)(enum blk_log_level level, const char *msg);
-void blk_log_set_sink(blk_log_sink_fn fn);
-
-/* printf-like, %m works, errno preserved. */
-__attribute__((format(printf, 2, 3)))
-void blk_log(enum blk_log_level level, const char *fmt, ...);
-
 /*
- * At most BLK_LOG_BURST messages per second through @rl; the rest are
- * counted and reported as one "suppressed N messages" line later.
+ * Logging and setup errors go through common/log.h: msg_log(),
+ * msg_log_ratelimited() with the queue's @rl, msg_error() and
+ * msg_last_error().
  */
-__attribute__((format(printf, 3, 4)))
-void blk_log_ratelimited(struct blk_ratelimit *rl, enum blk_log_level level,
-			 const char *fmt, ...);
-/* Reports messages still suppressed (e.g. before the queue stops). */
-void blk_ratelimit_flush(struct blk_ratelimit *rl);
-
-/* Setup errors: printf-like, %m works; blk_last_error() reads them back. */
-__attribute__((format(printf, 1, 2)))
-void blk_error(const char *fmt, ...);
-const char *blk_last_error(void);
 
 #endif /* VDK_BLK_H */

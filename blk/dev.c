@@ -31,50 +31,50 @@ static int blk_opts_check(const struct blk_dev *dev, const struct blk_opts *o,
 			  uint64_t size)
 {
 	if (dev->block_size != 512 && dev->block_size != 4096) {
-		blk_error("block size %" PRIu32 " is not supported: use 512 or 4096",
+		msg_error("block size %" PRIu32 " is not supported: use 512 or 4096",
 			  dev->block_size);
 		return -EINVAL;
 	}
 	if (dev->num_queues < 1 || dev->num_queues > 256) {
-		blk_error("%" PRIu32 " queues: use 1 to 256", dev->num_queues);
+		msg_error("%" PRIu32 " queues: use 1 to 256", dev->num_queues);
 		return -EINVAL;
 	}
 	if (dev->num_queues > 1 &&
 	    backend_thread_model(dev->be) == BACKEND_THREAD_ONE_QUEUE) {
-		blk_error("the %s backend serves one queue only (it cannot run queues in parallel): use --queues 1",
+		msg_error("the %s backend serves one queue only (it cannot run queues in parallel): use --queues 1",
 			  backend_name(dev->be));
 		return -EINVAL;
 	}
 	if (!is_pow2(dev->queue_size) || dev->queue_size < 4 ||
 	    dev->queue_size > 32768) {
-		blk_error("queue size %" PRIu32 " is not a power of two from 4 to 32768",
+		msg_error("queue size %" PRIu32 " is not a power of two from 4 to 32768",
 			  dev->queue_size);
 		return -EINVAL;
 	}
 	if (o->serial && strlen(o->serial) > VIRTIO_BLK_ID_BYTES) {
-		blk_error("serial '%s' is %zu bytes long: the limit is %d",
+		msg_error("serial '%s' is %zu bytes long: the limit is %d",
 			  o->serial, strlen(o->serial), VIRTIO_BLK_ID_BYTES);
 		return -EINVAL;
 	}
 	if (o->size_max && (o->size_max < 4096 || o->size_max > BLK_DATA_LIMIT)) {
-		blk_error("maximum segment size %" PRIu32 " is not between one page (4096) and %u",
+		msg_error("maximum segment size %" PRIu32 " is not between one page (4096) and %u",
 			  o->size_max, BLK_DATA_LIMIT);
 		return -EINVAL;
 	}
 	if (size == 0) {
-		blk_error("backend '%s' is empty: give it a size of at least one block",
+		msg_error("backend '%s' is empty: give it a size of at least one block",
 			  backend_spec(dev->be));
 		return -EINVAL;
 	}
 	if (size % dev->block_size) {
-		blk_error("backend '%s' is %" PRIu64 " bytes, not a multiple of the block size %" PRIu32
+		msg_error("backend '%s' is %" PRIu64 " bytes, not a multiple of the block size %" PRIu32
 			  ": resize it (e.g. truncate -s %" PRIu64 ") or use --block-size 512",
 			  backend_spec(dev->be), size, dev->block_size,
 			  (size / dev->block_size + 1) * dev->block_size);
 		return -EINVAL;
 	}
 	if (!o->readonly && !backend_can_write(dev->be)) {
-		blk_error("backend '%s' was opened read-only: add --read-only",
+		msg_error("backend '%s' was opened read-only: add --read-only",
 			  backend_spec(dev->be));
 		return -EROFS;
 	}
@@ -185,12 +185,12 @@ int blk_dev_features_ok(struct blk_dev *dev, uint64_t features)
 	uint64_t extra = features & DEVICE_FEATURE_MASK & ~dev->features;
 
 	if (!(features & BIT(VIRTIO_F_VERSION_1))) {
-		blk_log(BLK_LOG_ERR, "%s: the driver did not accept VERSION_1; legacy drivers are not supported",
+		msg_log(MSG_ERR, "%s: the driver did not accept VERSION_1; legacy drivers are not supported",
 			dev->name);
 		return -EINVAL;
 	}
 	if (extra) {
-		blk_log(BLK_LOG_ERR, "%s: the driver accepted features 0x%" PRIx64 " that were not offered",
+		msg_log(MSG_ERR, "%s: the driver accepted features 0x%" PRIx64 " that were not offered",
 			dev->name, extra);
 		return -EINVAL;
 	}
@@ -199,7 +199,7 @@ int blk_dev_features_ok(struct blk_dev *dev, uint64_t features)
 	 * send I/O that a 4096-byte device refuses.
 	 */
 	if (dev->block_size != 512 && !(features & BIT(VIRTIO_BLK_F_BLK_SIZE))) {
-		blk_log(BLK_LOG_ERR, "%s: the driver did not accept BLK_SIZE, but the block size is %" PRIu32,
+		msg_log(MSG_ERR, "%s: the driver did not accept BLK_SIZE, but the block size is %" PRIu32,
 			dev->name, dev->block_size);
 		return -EINVAL;
 	}
@@ -208,7 +208,7 @@ int blk_dev_features_ok(struct blk_dev *dev, uint64_t features)
 	 * write fails with IOERR), so only warn.
 	 */
 	if (dev->readonly && !(features & BIT(VIRTIO_BLK_F_RO)))
-		blk_log(BLK_LOG_WARN, "%s: the driver did not accept RO; its writes will fail",
+		msg_log(MSG_WARN, "%s: the driver did not accept RO; its writes will fail",
 			dev->name);
 	atomic_store(&dev->acked, features);
 	return 0;
@@ -217,7 +217,7 @@ int blk_dev_features_ok(struct blk_dev *dev, uint64_t features)
 int blk_dev_set_capacity(struct blk_dev *dev, uint64_t bytes)
 {
 	if (!bytes || bytes % dev->block_size) {
-		blk_error("new size %" PRIu64 " is not a positive multiple of the block size %" PRIu32,
+		msg_error("new size %" PRIu64 " is not a positive multiple of the block size %" PRIu32,
 			  bytes, dev->block_size);
 		return -EINVAL;
 	}

@@ -63,7 +63,7 @@ _Static_assert(offsetof(struct blk_req, io) + sizeof(struct backend_io) ==
 	       sizeof(struct blk_req), "backend_io must end struct blk_req");
 
 #define rlog(q, fmt, ...)						\
-	blk_log_ratelimited(&(q)->rl, BLK_LOG_ERR, "%s q%u: " fmt,	\
+	msg_log_ratelimited(&(q)->rl, MSG_ERR, "%s q%u: " fmt,	\
 			    (q)->dev->name, (q)->index, ##__VA_ARGS__)
 
 /* Single writer: a relaxed load and store is enough and needs no lock prefix. */
@@ -544,7 +544,7 @@ int blk_queue_init(struct blk_queue *q, struct blk_dev *dev, unsigned int index,
 	uint64_t acked = atomic_load(&dev->acked);
 
 	if (!complete) {
-		blk_error("blk_queue_init needs a completion function");
+		msg_error("blk_queue_init needs a completion function");
 		return -EINVAL;
 	}
 	memset(q, 0, sizeof(*q));
@@ -568,7 +568,7 @@ int blk_queue_init(struct blk_queue *q, struct blk_dev *dev, unsigned int index,
 
 void blk_queue_fini(struct blk_queue *q)
 {
-	blk_ratelimit_flush(&q->rl);
+	msg_ratelimit_flush(&q->rl);
 	backend_queue_fini(q->bq);
 	q->bq = NULL;
 }

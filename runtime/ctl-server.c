@@ -215,7 +215,7 @@ void ctl_accept(struct daemon *d)
 	fcntl(fd, F_SETFL, 0);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (reply && write(fd, reply, len) < 0)
-		log_msg(LOG_LEVEL_DEBUG, "control socket reply: %m");
+		msg_log(MSG_DEBUG, "control socket reply: %m");
 	free(reply);
 	close(fd);
 }

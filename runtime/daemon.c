@@ -58,7 +58,7 @@ static void report(int fd, bool ok, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!ok)
-		log_msg(LOG_LEVEL_ERR, "%s", msg);
+		msg_log(MSG_ERR, "%s", msg);
 	if (fd < 0) {
 		if (ok) {
 			printf("%s\n", msg);
@@ -86,7 +86,7 @@ static void on_queue_start(struct vdk_dev *dev, struct vdk_vq *vq)
 
 	ret = queue_thread_start(&d->qs, vq);
 	if (ret < 0)
-		log_msg(LOG_LEVEL_ERR, "queue %u: cannot start: %s",
+		msg_log(MSG_ERR, "queue %u: cannot start: %s",
 			vdk_vq_index(vq), strerror(-ret));
 }
 
@@ -127,7 +127,7 @@ static void *ctl_thread_fn(void *arg)
 		ret = vdk_dev_process(d->dev);
 		pthread_mutex_unlock(&d->dev_lock);
 		if (ret < 0 && ret != -EAGAIN) {
-			log_msg(LOG_LEVEL_ERR, "control messages: %s", vdk_last_error());
+			msg_log(MSG_ERR, "control messages: %s", vdk_last_error());
 			d->ctl_status = ret;
 			break;
 		}
@@ -161,7 +161,7 @@ static void stop_ctl_thread(struct daemon *d)
 	if (d->ctl_stop_fd < 0)
 		return;
 	if (write(d->ctl_stop_fd, &one, sizeof(one)) < 0)
-		log_msg(LOG_LEVEL_WARN, "stopping the control thread: %m");
+		msg_log(MSG_WARN, "stopping the control thread: %m");
 	pthread_join(d->ctl_thread, NULL);
 	close(d->ctl_stop_fd);
 	d->ctl_stop_fd = -1;
@@ -175,9 +175,9 @@ static void stop_ctl_thread(struct daemon *d)
 static void harden_process(void)
 {
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
-		log_msg(LOG_LEVEL_WARN, "PR_SET_IO_FLUSHER: %m (memory pressure may stall the device)");
+		msg_log(MSG_WARN, "PR_SET_IO_FLUSHER: %m (memory pressure may stall the device)");
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
-		log_msg(LOG_LEVEL_WARN, "mlockall: %m (memory pressure may stall the device)");
+		msg_log(MSG_WARN, "mlockall: %m (memory pressure may stall the device)");
 }
 
 /*
@@ -209,7 +209,7 @@ static void __attribute__((noreturn)) keeper_main(struct daemon *d, int in, int 
 	char cmd;
 	ssize_t n;
 
-	snprintf(comm, sizeof(comm), "%s-keep", msg_prog());
+	snprintf(comm, sizeof(comm), "%s-keep", msg_prefix());
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 	if (keep_only_caps(1ULL << CAP_NET_ADMIN) < 0)
 		_exit(1);
@@ -370,13 +370,13 @@ static void serve(struct daemon *d, int sig_fd)
 		if (poll(pfd, d->sock_fd >= 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
 			break;
 		if (!atomic_load(&d->ctl_running)) {
-			log_msg(LOG_LEVEL_ERR, "the device is broken (%s); shutting down",
+			msg_log(MSG_ERR, "the device is broken (%s); shutting down",
 				strerror(-d->ctl_status));
 			break;
 		}
 		if (pfd[0].revents & POLLIN &&
 		    read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-			log_msg(LOG_LEVEL_INFO, "signal %u: stopping the device",
+			msg_log(MSG_INFO, "signal %u: stopping the device",
 				si.ssi_signo);
 			break;
 		}
@@ -431,8 +431,9 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	uid_t uid;
 	gid_t gid;
 
+	/* Every layer logs through common/log.h: one sink, the log file. */
 	log_set_name(opts->name);
-	model->log_init();
+	msg_set_sink(log_line);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		report(report_fd, false, "out of memory");
@@ -461,7 +462,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 		goto out_free;
 	}
 	if (ret > 0)
-		log_msg(LOG_LEVEL_WARN, "%s", why);
+		msg_log(MSG_WARN, "%s", why);
 
 	/* Signals are read from a signalfd by the main thread only. */
 	sigemptyset(&sigs);
@@ -501,13 +502,13 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 		if (ret == -EEXIST) {
 			report(report_fd, false, "a device named '%s' exists already: "
 			       "choose another --name, or remove it with '%s del %s'",
-			       opts->name, msg_prog(), opts->name);
+			       opts->name, msg_prefix(), opts->name);
 			goto out_free;
 		}
 		if (ret == 0) {
 			ret = save_conf(opts);
 			if (ret < 0)
-				log_msg(LOG_LEVEL_WARN, "cannot save %s's settings (%s): "
+				msg_log(MSG_WARN, "cannot save %s's settings (%s): "
 					"it cannot be recovered after a crash",
 					opts->name, strerror(-ret));
 			ret = 0;
@@ -516,14 +517,14 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 		ret = vdk_dev_open(&cfg, &d->dev);
 		if (ret == -EBUSY) {
 			report(report_fd, false, "%s is being served by another process "
-			       "(see '%s list')", opts->name, msg_prog());
+			       "(see '%s list')", opts->name, msg_prefix());
 			goto out_free;
 		}
 	}
 	if (ret < 0 && mode == DAEMON_RECOVER) {
 		report(report_fd, false, "%s: %s cannot be recovered; remove it with '"
 		       "%s del %s' and add it again", vdk_last_error(),
-		       opts->name, msg_prog(), opts->name);
+		       opts->name, msg_prefix(), opts->name);
 		goto out_free;
 	}
 	if (ret < 0) {
@@ -548,7 +549,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	if (mode != DAEMON_CLEANUP) {
 		ret = ctl_listen(d);
 		if (ret < 0)
-			log_msg(LOG_LEVEL_WARN, "no control socket (%s): list, stats and resize "
+			msg_log(MSG_WARN, "no control socket (%s): list, stats and resize "
 				"will not see this device", strerror(-ret));
 	}
 
@@ -559,7 +560,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 		       (unsigned int)uid, (unsigned int)gid, strerror(-ret));
 		goto out_release;
 	}
-	log_msg(LOG_LEVEL_INFO, "running as %u:%u without capabilities",
+	msg_log(MSG_INFO, "running as %u:%u without capabilities",
 		(unsigned int)uid, (unsigned int)gid);
 
 	if (adopted) {
@@ -569,7 +570,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 			report(report_fd, false, "%s", vdk_last_error());
 			goto out_release;
 		}
-		log_msg(LOG_LEVEL_INFO, "adopted %s: %d queue%s resumed",
+		msg_log(MSG_INFO, "adopted %s: %d queue%s resumed",
 			opts->name, ret, ret == 1 ? "" : "s");
 	}
 
@@ -595,7 +596,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	}
 
 	model->describe(m, what, sizeof(what));
-	log_msg(LOG_LEVEL_INFO, "serving %s (%s) as %s", opts->name, what, d->node);
+	msg_log(MSG_INFO, "serving %s (%s) as %s", opts->name, what, d->node);
 	report(report_fd, true, "%s", d->node);
 
 	serve(d, sig_fd);
@@ -612,20 +613,20 @@ out_detach:
 	if (!keep) {
 		queue_threads_abort_soon(&d->qs);
 		if (keeper_call(d, KEEPER_DETACH, NULL, 0, why, sizeof(why)) < 0) {
-			log_msg(LOG_LEVEL_ERR, "detach: %s", why);
+			msg_log(MSG_ERR, "detach: %s", why);
 			status = 1;
 		}
 	}
 out_release:
 	release_device(d);
 	if (keep) {
-		log_msg(LOG_LEVEL_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
+		msg_log(MSG_INFO, "handed %s over; the device stays, I/O waits for the next daemon",
 			opts->name);
 	} else if (keeper_call(d, KEEPER_DESTROY, NULL, 0, why, sizeof(why)) < 0) {
-		log_msg(LOG_LEVEL_ERR, "destroy: %s", why);
+		msg_log(MSG_ERR, "destroy: %s", why);
 		status = 1;
 	} else if (status == 0) {
-		log_msg(LOG_LEVEL_INFO, "device %s removed", opts->name);
+		msg_log(MSG_INFO, "device %s removed", opts->name);
 	}
 out_free:
 	keeper_stop(d);
@@ -654,7 +655,7 @@ static int wait_for_daemon(pid_t pid, int fd, const char *name)
 		return 0;
 	}
 	if (!strncmp(buf, "ERR ", 4)) {
-		fprintf(stderr, "%s: ", msg_prog());
+		fprintf(stderr, "%s: ", msg_prefix());
 		fputs(buf + 4, stderr);
 	} else {
 		/* The daemon died without a word: say how it ended. */

@@ -93,7 +93,7 @@ int drop_to_user(uid_t uid, gid_t gid)
 
 	/* mlockall(MCL_FUTURE) goes on locking new memory without CAP_IPC_LOCK. */
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited) < 0)
-		log_msg(LOG_LEVEL_WARN, "RLIMIT_MEMLOCK: %m (memory pressure may stall the device)");
+		msg_log(MSG_WARN, "RLIMIT_MEMLOCK: %m (memory pressure may stall the device)");
 	/* Needs CAP_SETPCAP, so before the uid changes. */
 	limit_bounding_set(0);
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
@@ -120,11 +120,11 @@ int drop_to_user(uid_t uid, gid_t gid)
 void drop_privileges(void)
 {
 	if (set_caps(0) < 0)
-		log_msg(LOG_LEVEL_WARN, "dropping capabilities: %m");
+		msg_log(MSG_WARN, "dropping capabilities: %m");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		log_msg(LOG_LEVEL_WARN, "PR_SET_NO_NEW_PRIVS: %m");
+		msg_log(MSG_WARN, "PR_SET_NO_NEW_PRIVS: %m");
 	if (getuid() == 0 || geteuid() == 0)
-		log_msg(LOG_LEVEL_ERR, "a thread runs as root: the privilege drop was skipped");
+		msg_log(MSG_ERR, "a thread runs as root: the privilege drop was skipped");
 }
 
 int keep_only_caps(uint64_t caps)

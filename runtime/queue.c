@@ -205,11 +205,11 @@ static void log_break(struct queue_thread *qt)
 	}
 	/* The library's message names the queue and what happens next. */
 	if (bl->suppressed)
-		log_msg(LOG_LEVEL_ERR, "%s (%u more breaks of this queue not logged in the last %llu s)",
+		msg_log(MSG_ERR, "%s (%u more breaks of this queue not logged in the last %llu s)",
 			vdk_last_error(), bl->suppressed,
 			(unsigned long long)((now - bl->logged_ns) / 1000000000ull));
 	else
-		log_msg(LOG_LEVEL_ERR, "%s", vdk_last_error());
+		msg_log(MSG_ERR, "%s", vdk_last_error());
 	bl->logged_ns = now;
 	bl->suppressed = 0;
 }
@@ -329,14 +329,14 @@ static void maybe_abort(struct queue_thread *qt)
 	if (qt->ops->abort(qt->mq)) {
 		/* Once: later passes fail what arrived since, as stragglers. */
 		if (!qt->abort_logged)
-			log_msg(LOG_LEVEL_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
+			msg_log(MSG_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
 				qt->index, (unsigned long long)
 				(n - qt->ops->inflight(qt->mq)));
 		qt->abort_logged = true;
 		return;
 	}
 	if (!qt->abort_logged)
-		log_msg(LOG_LEVEL_WARN, "queue %u: %llu requests are still at the backend, which cannot abort them; the device stops when they finish",
+		msg_log(MSG_WARN, "queue %u: %llu requests are still at the backend, which cannot abort them; the device stops when they finish",
 			qt->index, (unsigned long long)n);
 	qt->abort_logged = true;
 }
@@ -481,7 +481,7 @@ static void *queue_thread_fn(void *arg)
 	/* Room for a full queue of I/O plus the long-lived entries. */
 	ret = io_uring_queue_init(depth * 2 + 8, &qt->ring, 0);
 	if (ret < 0) {
-		log_msg(LOG_LEVEL_ERR, "queue %u: io_uring: %s", qt->index, strerror(-ret));
+		msg_log(MSG_ERR, "queue %u: io_uring: %s", qt->index, strerror(-ret));
 		start_done(qt, ret);
 		return NULL;
 	}
@@ -489,7 +489,7 @@ static void *queue_thread_fn(void *arg)
 	ret = qt->ops->init(qs->model, qt, qt->index, qt->vq, &qt->ring, &qt->mq,
 			    why, sizeof(why));
 	if (ret < 0) {
-		log_msg(LOG_LEVEL_ERR, "queue %u: %s", qt->index, why);
+		msg_log(MSG_ERR, "queue %u: %s", qt->index, why);
 		io_uring_queue_exit(&qt->ring);
 		start_done(qt, ret);
 		return NULL;
@@ -604,7 +604,7 @@ void queue_thread_stop(struct queue_set *qs, struct vdk_vq *vq)
 	qt = qs->queues[index];
 	atomic_store(&qt->stop, true);
 	if (write(qt->stop_fd, &one, sizeof(one)) < 0)
-		log_msg(LOG_LEVEL_WARN, "queue %u: stop: %m", index);
+		msg_log(MSG_WARN, "queue %u: stop: %m", index);
 	pthread_join(qt->thread, NULL);
 
 	pthread_mutex_lock(&qs->lock);
@@ -629,7 +629,7 @@ void queue_threads_abort_soon(struct queue_set *qs)
 		abort_by(qt, at);
 		/* Wakes it, so that its sleep is bounded by the new time. */
 		if (write(qt->stop_fd, &one, sizeof(one)) < 0)
-			log_msg(LOG_LEVEL_WARN, "queue %u: wake: %m", i);
+			msg_log(MSG_WARN, "queue %u: wake: %m", i);
 	}
 	pthread_mutex_unlock(&qs->lock);
 }

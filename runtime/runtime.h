@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "log.h"
 #include "macros.h"
 #include "vdusekit.h"
 
@@ -51,31 +52,14 @@ struct daemon;
 
 /* ---- util.c ---- */
 
-/* The program name that prefixes messages; main() sets it first thing. */
-void msg_set_prog(const char *prog);
-const char *msg_prog(void);
-
-/* Messages for the user: to stderr, msg_err() with the program name. */
-__attribute__((format(printf, 1, 2)))
-void msg_err(const char *fmt, ...);
-__attribute__((format(printf, 1, 2)))
-void msg_info(const char *fmt, ...);
-
 /*
- * The daemon's log: one dated line per message on stderr (the log file of
- * a background daemon), naming the device set with log_set_name().  Any
- * thread; %m works and errno is preserved.
+ * Messages for the user (msg_err, msg_info, with the prefix main() sets)
+ * and the daemon's log (msg_log) come from common/log.h.  The daemon's
+ * sink: one dated line per message on stderr (the log file of a background
+ * daemon), naming the device set with log_set_name().
  */
-enum log_level {
-	LOG_LEVEL_ERR,
-	LOG_LEVEL_WARN,
-	LOG_LEVEL_INFO,
-	LOG_LEVEL_DEBUG,
-};
 void log_set_name(const char *name);	/* NULL: "-" */
-void log_line(enum log_level level, const char *msg);
-__attribute__((format(printf, 2, 3)))
-void log_msg(enum log_level level, const char *fmt, ...);
+void log_line(enum msg_level level, const char *msg);
 
 /* A growable text buffer; on allocation failure it just stops growing. */
 struct out {
@@ -270,8 +254,6 @@ struct device_model {
 	int (*conf_end)(void *opts);
 
 	/* ---- daemon, main thread ---- */
-	/* Routes the model's own log lines to log_line(). */
-	void (*log_init)(void);
 	/*
 	 * Builds the device: fills device_id, features, num_queues,
 	 * queue_size, config and config_size of @cfg.  @d is for

@@ -18,49 +18,14 @@
 
 #include "runtime.h"
 
-static const char *prog = "vdusekit";
 static const char *log_name;
-
-void msg_set_prog(const char *name)
-{
-	prog = name;
-}
-
-const char *msg_prog(void)
-{
-	return prog;
-}
-
-void msg_err(const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	fprintf(stderr, "%s: ", prog);
-	errno = saved;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	errno = saved;
-}
-
-void msg_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 void log_set_name(const char *name)
 {
 	log_name = name;
 }
 
-void log_line(enum log_level level, const char *msg)
+void log_line(enum msg_level level, const char *msg)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 	struct timespec ts;
@@ -70,23 +35,9 @@ void log_line(enum log_level level, const char *msg)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s %s[%d] %s: %s: %s\n", when, prog, (int)getpid(),
+	fprintf(stderr, "%s %s[%d] %s: %s: %s\n", when, msg_prefix(), (int)getpid(),
 		log_name ? log_name : "-",
-		names[level <= LOG_LEVEL_DEBUG ? level : LOG_LEVEL_DEBUG], msg);
-}
-
-/* Formats with errno as the caller left it, so %m names the caller's error. */
-void log_msg(enum log_level level, const char *fmt, ...)
-{
-	int saved = errno;
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_line(level, msg);
-	errno = saved;
+		names[level <= MSG_DEBUG ? level : MSG_DEBUG], msg);
 }
 
 void out_printf(struct out *o, const char *fmt, ...)

@@ -28,13 +28,13 @@ _Static_assert(BLK_MODEL_CACHE_AUTO == BACKEND_CACHE_AUTO &&
 	       BLK_MODEL_CACHE_DIRECT == BACKEND_CACHE_DIRECT &&
 	       BLK_MODEL_CACHE_BUFFERED == BACKEND_CACHE_BUFFERED,
 	       "the settings file saves the backend's cache values");
-_Static_assert((int)BLK_LOG_ERR == (int)LOG_LEVEL_ERR &&
-	       (int)BLK_LOG_WARN == (int)LOG_LEVEL_WARN &&
-	       (int)BLK_LOG_INFO == (int)LOG_LEVEL_INFO &&
-	       (int)BLK_LOG_DEBUG == (int)LOG_LEVEL_DEBUG &&
-	       (int)BACKEND_LOG_ERR == (int)LOG_LEVEL_ERR &&
-	       (int)BACKEND_LOG_WARN == (int)LOG_LEVEL_WARN &&
-	       (int)BACKEND_LOG_INFO == (int)LOG_LEVEL_INFO,
+_Static_assert((int)MSG_ERR == (int)MSG_ERR &&
+	       (int)MSG_WARN == (int)MSG_WARN &&
+	       (int)MSG_INFO == (int)MSG_INFO &&
+	       (int)MSG_DEBUG == (int)MSG_DEBUG &&
+	       (int)MSG_ERR == (int)MSG_ERR &&
+	       (int)MSG_WARN == (int)MSG_WARN &&
+	       (int)MSG_INFO == (int)MSG_INFO,
 	       "log levels are passed on with a cast");
 
 struct blk_mq;
@@ -91,7 +91,7 @@ static int model_open(const void *opts, void **m, char *why, size_t why_len)
 	bo.queues = o->num_queues;
 	ret = backend_open(o->backend, &bo, &be);
 	if (ret < 0) {
-		snprintf(why, why_len, "%s", backend_last_error());
+		snprintf(why, why_len, "%s", msg_last_error());
 		return ret;
 	}
 	ret = blk_model_open_backend(be, o, m);
@@ -214,28 +214,11 @@ int blk_model_parse_size(const char *s, const char *what, uint64_t *size,
 	int ret = backend_parse_size(s, what, size);
 
 	if (ret < 0)
-		snprintf(why, why_len, "%s", backend_last_error());
+		snprintf(why, why_len, "%s", msg_last_error());
 	return ret;
 }
 
 /* ---- daemon, main thread ---- */
-
-static void blk_sink(enum blk_log_level level, const char *msg)
-{
-	log_line((enum log_level)level, msg);
-}
-
-/* Backends' events (a lost server, say) go to the same log. */
-static void backend_sink(enum backend_log_level level, const char *msg)
-{
-	log_line((enum log_level)level, msg);
-}
-
-static void model_log_init(void)
-{
-	blk_log_set_sink(blk_sink);
-	backend_log_set_sink(backend_sink);
-}
 
 static int model_init(void *m, struct daemon *d, struct vdk_dev_config *cfg,
 		      char *why, size_t why_len)
@@ -254,7 +237,7 @@ static int model_init(void *m, struct daemon *d, struct vdk_dev_config *cfg,
 
 	ret = blk_dev_init(&bm->blk, bm->be, &bo);
 	if (ret < 0) {
-		snprintf(why, why_len, "%s", blk_last_error());
+		snprintf(why, why_len, "%s", msg_last_error());
 		return ret;
 	}
 	bm->d = d;
@@ -285,7 +268,7 @@ static void model_describe(void *m, char *buf, size_t len)
 
 /*
  * Grows the device to @size bytes and tells the driver; 0, or -errno with
- * blk_last_error() saying why.
+ * msg_last_error() saying why.
  */
 static int set_capacity(struct blk_model *bm, uint64_t size)
 {
@@ -299,7 +282,7 @@ static int set_capacity(struct blk_model *bm, uint64_t size)
 	ret = daemon_set_config(bm->d, offsetof(struct virtio_blk_config, capacity),
 				&cap_le, sizeof(cap_le));
 	if (ret < 0)
-		blk_error("%s", vdk_last_error());
+		msg_error("%s", vdk_last_error());
 	return ret;
 }
 
@@ -319,11 +302,11 @@ static void model_watch(void *m)
 	size = backend_size(bm->be) / bm->blk.block_size * bm->blk.block_size;
 	if (size > cap) {
 		if (set_capacity(bm, size) == 0)
-			blk_log(BLK_LOG_INFO, "the backend grew from %llu to %llu bytes; so did the device",
+			msg_log(MSG_INFO, "the backend grew from %llu to %llu bytes; so did the device",
 				(unsigned long long)cap, (unsigned long long)size);
 	} else if (size < cap && !bm->shrink_reported) {
 		bm->shrink_reported = true;
-		blk_log(BLK_LOG_WARN, "the backend shrank from %llu to %llu bytes; "
+		msg_log(MSG_WARN, "the backend shrank from %llu to %llu bytes; "
 			"I/O past its end will fail", (unsigned long long)cap,
 			(unsigned long long)size);
 	}
@@ -446,7 +429,7 @@ static void model_resize(void *m, const char *arg, struct out *o)
 	int ret;
 
 	if (backend_parse_size(arg, "size", &size) < 0) {
-		out_printf(o, "ERR %s\n", backend_last_error());
+		out_printf(o, "ERR %s\n", msg_last_error());
 		return;
 	}
 	if (size % bm->blk.block_size) {
@@ -466,15 +449,15 @@ static void model_resize(void *m, const char *arg, struct out *o)
 	ret = backend_resize(bm->be, size);
 	if (ret < 0) {
 		out_printf(o, "ERR %s\n", ret == -EOPNOTSUPP ?
-			   "this backend cannot be resized" : backend_last_error());
+			   "this backend cannot be resized" : msg_last_error());
 		return;
 	}
 	ret = set_capacity(bm, size);
 	if (ret < 0) {
-		out_printf(o, "ERR %s\n", blk_last_error());
+		out_printf(o, "ERR %s\n", msg_last_error());
 		return;
 	}
-	blk_log(BLK_LOG_INFO, "resized from %" PRIu64 " to %" PRIu64 " bytes", old, size);
+	msg_log(MSG_INFO, "resized from %" PRIu64 " to %" PRIu64 " bytes", old, size);
 	out_printf(o, "OK\n");
 }
 
@@ -519,7 +502,7 @@ static int mq_init(void *model, struct queue_thread *qt, unsigned int index,
 	mq->qt = qt;
 	ret = blk_queue_init(&mq->q, &bm->blk, index, vq, ring, mq_complete);
 	if (ret < 0) {
-		snprintf(why, why_len, "%s", backend_last_error());
+		snprintf(why, why_len, "%s", msg_last_error());
 		free(mq);
 		return ret;
 	}
@@ -536,7 +519,7 @@ static void mq_fini(void *p)
 	struct blk_model *bm = mq->bm;
 	struct blk_stats_snapshot snap;
 
-	blk_ratelimit_flush(&mq->q.rl);
+	msg_ratelimit_flush(&mq->q.rl);
 	pthread_mutex_lock(&bm->lock);
 	blk_stats_read(&mq->q.stats, &snap);
 	blk_stats_add(&bm->retired[mq->q.index], &snap);
@@ -606,7 +589,7 @@ static void mq_notify_error(void *p, int err)
 {
 	struct blk_mq *mq = p;
 
-	blk_log_ratelimited(&mq->q.rl, BLK_LOG_ERR, "queue %u: interrupt: %s",
+	msg_log_ratelimited(&mq->q.rl, MSG_ERR, "queue %u: interrupt: %s",
 			    mq->q.index, strerror(-err));
 }
 
@@ -633,7 +616,6 @@ const struct device_model blk_model = {
 	.conf_reset = model_conf_reset,
 	.conf_key = model_conf_key,
 	.conf_end = model_conf_end,
-	.log_init = model_log_init,
 	.init = model_init,
 	.describe = model_describe,
 	.watch = model_watch,

@@ -15,7 +15,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
-	msg_set_prog(PROG);
+	msg_set_prefix(PROG);
 	if (!cmd) {
 		usage(stderr);
 		return 1;

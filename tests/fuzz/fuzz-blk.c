@@ -118,11 +118,7 @@ struct fz {
 	unsigned int dropped;
 };
 
-static void quiet_blk(enum blk_log_level level, const char *msg)
-{
-}
-
-static void quiet_backend(enum backend_log_level level, const char *msg)
+static void quiet(enum msg_level level, const char *msg)
 {
 }
 
@@ -359,8 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!pages[0]) {
 		setup_pages();
-		blk_log_set_sink(quiet_blk);
-		backend_log_set_sink(quiet_backend);
+		msg_set_sink(quiet);
 	}
 
 	num = 1u << (in_byte(data, size, 0) % 5);

@@ -47,7 +47,7 @@ static inline void h_init_be_features(struct harness *h, struct backend *be,
 	memset(h, 0, sizeof(*h));
 	h->be = be;
 	if (blk_dev_init(&h->dev, h->be, o)) {
-		fprintf(stderr, "blk_dev_init: %s\n", blk_last_error());
+		fprintf(stderr, "blk_dev_init: %s\n", msg_last_error());
 		exit(T_EXIT_FAIL);
 	}
 	if (all)
@@ -66,7 +66,7 @@ static inline struct backend *h_open(const char *spec, const struct blk_opts *o)
 	struct backend *be;
 
 	if (backend_open(spec, &bo, &be)) {
-		fprintf(stderr, "backend_open(%s): %s\n", spec, backend_last_error());
+		fprintf(stderr, "backend_open(%s): %s\n", spec, msg_last_error());
 		exit(T_EXIT_FAIL);
 	}
 	return be;

@@ -252,7 +252,7 @@ void e2e_init(struct e2e *e, const struct e2e_opts *o)
 	if (!bopts.queue_size)
 		bopts.queue_size = e->sd.num < 4 ? 4 : e->sd.num;
 	if (blk_dev_init(&e->dev, e->be, &bopts)) {
-		fprintf(stderr, "blk_dev_init: %s\n", blk_last_error());
+		fprintf(stderr, "blk_dev_init: %s\n", msg_last_error());
 		exit(T_EXIT_FAIL);
 	}
 	features = 1ULL << VIRTIO_F_VERSION_1;

@@ -83,7 +83,7 @@ static void check_not_writable(const char *path)
 	/* The capabilities are really gone, or the check below means nothing. */
 	T_ASSERT(open(path, O_RDWR) < 0 && errno == EACCES);
 	T_ASSERT_EQ(backend_open(path, &bo, &be), -EACCES);
-	expect("add --read-only", backend_last_error());
+	expect("add --read-only", msg_last_error());
 }
 
 /* A file nobody may read, even with --read-only. */
@@ -94,7 +94,7 @@ static void check_unreadable(const char *path)
 
 	T_ASSERT(open(path, O_RDONLY) < 0 && errno == EACCES);
 	T_ASSERT_EQ(backend_open(path, &bo, &be), -EACCES);
-	expect("Permission denied", backend_last_error());
+	expect("Permission denied", msg_last_error());
 }
 
 int main(void)
@@ -112,12 +112,12 @@ int main(void)
 	/* Missing. */
 	snprintf(path, sizeof(path), "%s/missing.img", dir);
 	T_ASSERT_EQ(backend_open(path, &bo, &be), -ENOENT);
-	expect("No such file or directory", backend_last_error());
-	expect("truncate -s", backend_last_error());
+	expect("No such file or directory", msg_last_error());
+	expect("truncate -s", msg_last_error());
 
 	/* Not a file. */
 	T_ASSERT_EQ(backend_open(dir, &bo, &be), -EINVAL);
-	expect("neither a regular file nor a block device", backend_last_error());
+	expect("neither a regular file nor a block device", msg_last_error());
 
 	/* Not writable, without --read-only; fine with it. */
 	make_file(dir, "ro.img", 65536, path, sizeof(path));
@@ -143,15 +143,15 @@ int main(void)
 	make_file(dir, "odd.img", 1000, path, sizeof(path));
 	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EINVAL);
-	expect("1000 bytes, not a multiple of the block size 512", blk_last_error());
-	expect("truncate -s 1024", blk_last_error());
+	expect("1000 bytes, not a multiple of the block size 512", msg_last_error());
+	expect("truncate -s 1024", msg_last_error());
 	backend_close(be);
 	make_file(dir, "odd4k.img", 6144, path, sizeof(path));
 	bo.block_size = 4096;
 	o.block_size = 4096;
 	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EINVAL);
-	expect("--block-size 512", blk_last_error());
+	expect("--block-size 512", msg_last_error());
 	backend_close(be);
 	bo.block_size = 512;
 	o.block_size = 0;
@@ -160,7 +160,7 @@ int main(void)
 	make_file(dir, "empty.img", 0, path, sizeof(path));
 	T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EINVAL);
-	expect("is empty", blk_last_error());
+	expect("is empty", msg_last_error());
 	backend_close(be);
 
 	/* A block-device-only resize complaint does not apply; files grow. */

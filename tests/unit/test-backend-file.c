@@ -255,7 +255,7 @@ int main(void)
 	env.ring = NULL;
 	T_ASSERT_EQ(backend_open(spec, &bo, &be), 0);
 	T_ASSERT_EQ(backend_queue_init(be, &env, &bq), -EINVAL);
-	T_ASSERT(strstr(backend_last_error(), "io_uring"));
+	T_ASSERT(strstr(msg_last_error(), "io_uring"));
 	backend_close(be);
 
 	io_uring_queue_exit(&ring);

@@ -128,7 +128,7 @@ static void ram_back_and_resize(void)
 	T_ASSERT(all(out, sizeof(out), 0x5a));
 	/* Beyond the reserved address space: refused, with the way out. */
 	T_ASSERT_EQ(backend_resize(be, 2ull << 40), -EFBIG);
-	T_ASSERT(strstr(backend_last_error(), "add a larger one"));
+	T_ASSERT(strstr(msg_last_error(), "add a larger one"));
 	T_ASSERT_EQ(backend_size(be), 32 << 20);
 	backend_queue_fini(bq);
 	backend_close(be);
@@ -225,7 +225,7 @@ int main(void)
 	T_ASSERT_EQ(backend_size(be), 1ull << 40);
 	backend_close(be);
 	T_ASSERT_EQ(backend_open("memory:8388607T", &bo, &be), -ENOMEM);
-	T_ASSERT(strstr(backend_last_error(), "use a smaller size"));
+	T_ASSERT(strstr(msg_last_error(), "use a smaller size"));
 
 	ram_back_and_resize();
 	return T_EXIT_PASS;

@@ -187,9 +187,9 @@ static void expect_open_error(const char *spec, bool readonly, int ret,
 	struct backend *be = NULL;
 
 	T_ASSERT_EQ(backend_open(spec, &bo, &be), ret);
-	if (!strstr(backend_last_error(), needle)) {
+	if (!strstr(msg_last_error(), needle)) {
 		fprintf(stderr, "'%s': message '%s' lacks '%s'\n", spec,
-			backend_last_error(), needle);
+			msg_last_error(), needle);
 		T_ASSERT(!"wrong message");
 	}
 }
@@ -202,7 +202,7 @@ static struct backend *open_ok(const char *spec, bool readonly, uint32_t io_time
 	int ret = backend_open(spec, &bo, &be);
 
 	if (ret)
-		fprintf(stderr, "open '%s': %s\n", spec, backend_last_error());
+		fprintf(stderr, "open '%s': %s\n", spec, msg_last_error());
 	T_ASSERT_EQ(ret, 0);
 	T_ASSERT_EQ(backend_io_size(be) <= sizeof(struct req) - 2 * sizeof(int), 1);
 	return be;
@@ -461,7 +461,7 @@ static void test_reconnect(void)
 static int conn_lines, suppressed_lines;
 static char suppressed_msg[256];
 
-static void count_sink(enum backend_log_level level, const char *msg)
+static void count_sink(enum msg_level level, const char *msg)
 {
 	if (strstr(msg, "suppressed")) {
 		suppressed_lines++;
@@ -490,7 +490,7 @@ static void test_flapping(void)
 	server_start("memory 1M");
 	be = open_ok(uri, false, 0);
 	T_ASSERT_EQ(backend_queue_init(be, &env, &bq), 0);
-	backend_log_set_sink(count_sink);
+	msg_set_sink(count_sink);
 	for (i = 0; i < CYCLES; i++) {
 		/* Connected (again): a read goes through. */
 		T_ASSERT_EQ(run1(bq, BACKEND_OP_READ, 0, 512, &one, 1, 0, 10000), 0);
@@ -515,7 +515,7 @@ static void test_flapping(void)
 	T_ASSERT_EQ(suppressed_lines, 1);
 	T_ASSERT(strstr(suppressed_msg, "suppressed"));
 	T_ASSERT_EQ(atoi(strstr(suppressed_msg, "suppressed") + 11), 2 * CYCLES - conn_lines);
-	backend_log_set_sink(NULL);
+	msg_set_sink(NULL);
 	backend_close(be);
 	server_stop();
 }

@@ -22,9 +22,9 @@ static void expect(const char *spec, bool readonly, int err, const char *msg)
 	struct backend *be = NULL;
 	int ret = backend_open(spec, &o, &be);
 
-	if (ret != err || !strstr(backend_last_error(), msg)) {
+	if (ret != err || !strstr(msg_last_error(), msg)) {
 		fprintf(stderr, "%s: got %d '%s', expected %d '%s'\n", spec, ret,
-			backend_last_error(), err, msg);
+			msg_last_error(), err, msg);
 		exit(T_EXIT_FAIL);
 	}
 }

@@ -12,7 +12,7 @@ static void good(const char *s, uint64_t want)
 	uint64_t v = 0;
 
 	if (backend_parse_size(s, "size", &v)) {
-		fprintf(stderr, "'%s': %s\n", s, backend_last_error());
+		fprintf(stderr, "'%s': %s\n", s, msg_last_error());
 		exit(T_EXIT_FAIL);
 	}
 	T_ASSERT_EQ(v, want);
@@ -24,9 +24,9 @@ static void bad(const char *s, int err, const char *msg)
 
 	T_ASSERT_EQ(backend_parse_size(s, "size", &v), err);
 	T_ASSERT_EQ(v, 12345);
-	if (!strstr(backend_last_error(), msg)) {
+	if (!strstr(msg_last_error(), msg)) {
 		fprintf(stderr, "'%s': message '%s' lacks '%s'\n", s ? s : "(null)",
-			backend_last_error(), msg);
+			msg_last_error(), msg);
 		exit(T_EXIT_FAIL);
 	}
 }
@@ -38,9 +38,9 @@ static void open_bad(const char *spec, int err, const char *msg)
 
 	T_ASSERT_EQ(backend_open(spec, &bo, &be), err);
 	T_ASSERT(be == NULL);
-	if (!strstr(backend_last_error(), msg)) {
+	if (!strstr(msg_last_error(), msg)) {
 		fprintf(stderr, "'%s': message '%s' lacks '%s'\n", spec,
-			backend_last_error(), msg);
+			msg_last_error(), msg);
 		exit(T_EXIT_FAIL);
 	}
 }

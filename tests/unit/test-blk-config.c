@@ -22,8 +22,8 @@ static void expect_init_error(const char *spec, const struct blk_opts *o,
 	struct blk_dev dev;
 
 	T_ASSERT_EQ(blk_dev_init(&dev, be, o), err);
-	if (!strstr(blk_last_error(), msg)) {
-		fprintf(stderr, "message '%s' lacks '%s'\n", blk_last_error(), msg);
+	if (!strstr(msg_last_error(), msg)) {
+		fprintf(stderr, "message '%s' lacks '%s'\n", msg_last_error(), msg);
 		exit(T_EXIT_FAIL);
 	}
 	backend_close(be);
@@ -178,7 +178,7 @@ int main(void)
 	be = open_be("memory:1M", true, 512);
 	o.readonly = false;
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &o), -EROFS);
-	T_ASSERT(strstr(blk_last_error(), "--read-only"));
+	T_ASSERT(strstr(msg_last_error(), "--read-only"));
 	backend_close(be);
 	return T_EXIT_PASS;
 }

@@ -5,7 +5,7 @@
 static unsigned int nmsg;
 static char lastmsg[512];
 
-static void sink(enum blk_log_level level, const char *msg)
+static void sink(enum msg_level level, const char *msg)
 {
 	nmsg++;
 	snprintf(lastmsg, sizeof(lastmsg), "%s", msg);
@@ -19,7 +19,7 @@ int main(void)
 	uint8_t buf[4096];
 	unsigned int i;
 
-	blk_log_set_sink(sink);
+	msg_set_sink(sink);
 	h_init(&h, "memory:1M", &o);
 	T_ASSERT_EQ(h_rw(&h, VIRTIO_BLK_T_OUT, 0, buf, 4096), VIRTIO_BLK_S_OK);
 	T_ASSERT_EQ(h_rw(&h, VIRTIO_BLK_T_OUT, 8, buf, 1024), VIRTIO_BLK_S_OK);
@@ -31,11 +31,11 @@ int main(void)
 	/* 30 bad requests in a burst: 10 messages, then silence. */
 	for (i = 0; i < 30; i++)
 		T_ASSERT_EQ(h_rw(&h, VIRTIO_BLK_T_IN, 1 << 30, buf, 512), VIRTIO_BLK_S_IOERR);
-	T_ASSERT_EQ(nmsg, BLK_LOG_BURST);
+	T_ASSERT_EQ(nmsg, MSG_BURST);
 	T_ASSERT(strstr(lastmsg, "st q0: "));
 	T_ASSERT(strstr(lastmsg, "beyond the capacity 2048"));
-	blk_ratelimit_flush(&h.q.rl);
-	T_ASSERT_EQ(nmsg, BLK_LOG_BURST + 1);
+	msg_ratelimit_flush(&h.q.rl);
+	T_ASSERT_EQ(nmsg, MSG_BURST + 1);
 	T_ASSERT(strstr(lastmsg, "suppressed 20 messages"));
 	T_ASSERT_EQ(h_rw(&h, 42, 0, buf, 512), VIRTIO_BLK_S_UNSUPP);
 

@@ -131,7 +131,7 @@ static void setup(void)
 
 	server_start();
 	if (backend_open(uri, &bo, &be)) {
-		fprintf(stderr, "open: %s\n", backend_last_error());
+		fprintf(stderr, "open: %s\n", msg_last_error());
 		exit(T_EXIT_FAIL);
 	}
 	T_ASSERT_EQ(blk_dev_init(&dev, be, &opts), 0);
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/nbd.sock", dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/nbdkit.pid", dir);
 	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s", sock);
-	backend_log_set_sink(NULL);
+	msg_set_sink(NULL);
 	if (!strcmp(argv[1], "audit"))
 		c_audit();
 	else if (!strcmp(argv[1], "budget"))

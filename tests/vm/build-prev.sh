@@ -8,9 +8,10 @@
 #
 # The build is kept next to OUTPUT and reused while the revision is the same.
 set -euo pipefail
-src=$1 out=$(realpath -m "$2")
+# -s: OUTPUT is a link into the last build; name the link, not its target.
+src=$1 out=$(realpath -ms "$2")
 work=$out.d
-paths=(tools lib blk backends include meson.build meson_options.txt)
+paths=(tools runtime common lib blk backends include meson.build meson_options.txt)
 
 git -C "$src" rev-parse --git-dir > /dev/null 2>&1 ||
 	{ echo "build-prev: $src is not a git checkout: no previous version to upgrade from" >&2; exit 1; }
