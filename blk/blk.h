@@ -74,11 +74,17 @@
 /* Data segments kept inside the request before allocating. */
 #define BLK_INLINE_IOVS		16
 
+/*
+ * Most queues of a block device: what virtio-blk drivers make use of,
+ * well under the library's VDK_NUM_QUEUES_MAX.
+ */
+#define BLK_QUEUES_MAX		256
+
 struct blk_opts {
 	const char *name;		/* device name, for log messages */
 	uint32_t block_size;		/* 512 or 4096; 0 means 512 */
 	uint32_t num_queues;		/* 0 means 1 */
-	uint32_t queue_size;		/* power of two, 4..32768; 0 means 256 */
+	uint32_t queue_size;		/* power of two, 4..VDK_QUEUE_SIZE_MAX; 0 means 256 */
 	bool readonly;
 	const char *serial;		/* GET_ID, up to 20 bytes; NULL = "" */
 	/*

@@ -35,8 +35,9 @@ static int blk_opts_check(const struct blk_dev *dev, const struct blk_opts *o,
 			  dev->block_size);
 		return -EINVAL;
 	}
-	if (dev->num_queues < 1 || dev->num_queues > 256) {
-		msg_error("%" PRIu32 " queues: use 1 to 256", dev->num_queues);
+	if (dev->num_queues < 1 || dev->num_queues > BLK_QUEUES_MAX) {
+		msg_error("%" PRIu32 " queues: use 1 to %u", dev->num_queues,
+			  BLK_QUEUES_MAX);
 		return -EINVAL;
 	}
 	if (dev->num_queues > 1 &&
@@ -46,9 +47,9 @@ static int blk_opts_check(const struct blk_dev *dev, const struct blk_opts *o,
 		return -EINVAL;
 	}
 	if (!is_pow2(dev->queue_size) || dev->queue_size < 4 ||
-	    dev->queue_size > 32768) {
-		msg_error("queue size %" PRIu32 " is not a power of two from 4 to 32768",
-			  dev->queue_size);
+	    dev->queue_size > VDK_QUEUE_SIZE_MAX) {
+		msg_error("queue size %" PRIu32 " is not a power of two from 4 to %u",
+			  dev->queue_size, VDK_QUEUE_SIZE_MAX);
 		return -EINVAL;
 	}
 	if (o->serial && strlen(o->serial) > VIRTIO_BLK_ID_BYTES) {

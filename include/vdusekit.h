@@ -32,6 +32,13 @@ extern "C" {
 /* Longest device name the kernel accepts, without the terminating NUL. */
 #define VDK_NAME_MAX 255
 
+/*
+ * The limits of a device the library serves: queues (the kernel's vq_num
+ * limit) and entries per queue (which also bounds every descriptor walk).
+ */
+#define VDK_NUM_QUEUES_MAX	0xffff
+#define VDK_QUEUE_SIZE_MAX	32768
+
 /* Generic virtio feature bits the library implements itself. */
 #define VDK_F_INDIRECT_DESC	28
 #define VDK_F_EVENT_IDX		29

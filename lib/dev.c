@@ -32,9 +32,8 @@
 				 (1ULL << VDK_F_EVENT_IDX) |		\
 				 (1ULL << VDK_F_INDIRECT_DESC))
 
-/* The kernel's config space and vq_num limits (vduse_validate_config). */
+/* The kernel's config space limit (vduse_validate_config). */
 #define VDK_CONFIG_SIZE_MAX	4096
-#define VDK_NUM_QUEUES_MAX	0xffff
 
 static int check_config(const struct vdk_dev_config *cfg, struct vdk_dev **devp)
 {

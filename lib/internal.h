@@ -22,8 +22,7 @@
 #define VDK_EXPORT __attribute__((visibility("default")))
 
 
-/* Largest queue the library serves; also bounds every descriptor walk. */
-#define VDK_QUEUE_SIZE_MAX	32768
+/* VDK_NUM_QUEUES_MAX and VDK_QUEUE_SIZE_MAX: vdusekit.h. */
 
 /* Permission bits for IOVA regions and lookups, equal to VDUSE_ACCESS_*. */
 #define VDK_PERM_RO	1	/* device may read */

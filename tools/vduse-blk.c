@@ -185,15 +185,16 @@ int cmd_add(int argc, char **argv)
 			dev->name = optarg;
 			break;
 		case 'q':
-			if (!parse_uint("--queues", optarg, 1, 64, &o.blk.num_queues))
+			if (!parse_uint("--queues", optarg, 1, ADD_QUEUES_MAX, &o.blk.num_queues))
 				return 1;
 			break;
 		case 's':
-			if (!parse_uint("--queue-size", optarg, 4, 1024, &o.blk.queue_size))
+			if (!parse_uint("--queue-size", optarg, 4, ADD_QUEUE_SIZE_MAX,
+				&o.blk.queue_size))
 				return 1;
 			if (o.blk.queue_size & (o.blk.queue_size - 1)) {
-				msg_err("--queue-size must be a power of two (4, 8, ... 1024), not %u",
-					o.blk.queue_size);
+				msg_err("--queue-size must be a power of two (4, 8, ... %u), not %u",
+					ADD_QUEUE_SIZE_MAX, o.blk.queue_size);
 				return 1;
 			}
 			break;

@@ -26,6 +26,15 @@
 
 #define PROG "vduse-blk"
 
+/*
+ * What `add` accepts, within blk's BLK_QUEUES_MAX and the library's
+ * VDK_QUEUE_SIZE_MAX: a queue is a thread with its own io_uring and copy
+ * budget, so more queues than a host has CPUs only costs; and the state
+ * file and every queue's bookkeeping grow with the queue size.
+ */
+#define ADD_QUEUES_MAX		64
+#define ADD_QUEUE_SIZE_MAX	1024
+
 /* What `add` was asked for: the daemon's options and the block model's. */
 struct add_opts {
 	struct dev_opts dev;
