@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "backend-plugin.h"
 #include "clock.h"
 
 /* Emulated write-zeroes write this much per step. */

@@ -27,7 +27,7 @@
 #include <linux/magic.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-plugin.h"
 #include "registry.h"
 
 struct file_disk {

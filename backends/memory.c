@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-plugin.h"
 #include "registry.h"
 
 /* Address space reserved for growth: the disk can be resized up to this. */

@@ -66,7 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-plugin.h"
 #include "clock.h"
 #include "list.h"
 #include "registry.h"

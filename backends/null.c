@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backend-plugin.h"
 #include "registry.h"
 
 struct null_disk {

@@ -62,7 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backend-plugin.h"
 #include "clock.h"
 #include "registry.h"
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend-plugin.h"
 #include "registry.h"
 
 const struct backend_ops *(*const backend_registry[])(void) = {

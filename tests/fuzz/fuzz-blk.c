@@ -51,6 +51,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "backend-plugin.h"
 #include "blk.h"
 #include "fuzz-common.h"
 #include "internal.h"

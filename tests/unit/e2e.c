@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "backend-plugin.h"
 #include "blk-harness.h"
 #include "e2e.h"
 

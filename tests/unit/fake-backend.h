@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend-plugin.h"
 
 #define FAKE_SIZE (4u << 20)
 

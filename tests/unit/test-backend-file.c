@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend-plugin.h"
 #include "test.h"
 
 #define SIZE (1 << 20)

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend-plugin.h"
 #include "blk.h"
 #include "simdrv.h"
 #include "test.h"

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend-plugin.h"
 #include "simdrv.h"
 #include "test.h"
 #include "vduse-blk.h"

@@ -10,7 +10,7 @@ root=${1:?usage: test-runtime-neutral.sh SOURCE_ROOT}
 cd "$root"
 fail=0
 
-found=$(grep -nE 'blk_|backend_|BLK_|BACKEND_|"blk\.h"|"backend\.h"' \
+found=$(grep -nE 'blk_|backend_|BLK_|BACKEND_|"blk\.h"|"backend[-a-z]*\.h"' \
 	runtime/*.c runtime/*.h || true)
 if [ -n "$found" ]; then
 	echo "runtime/ names the block layer or the backends:" >&2
@@ -18,7 +18,7 @@ if [ -n "$found" ]; then
 	fail=1
 fi
 
-found=$(grep -lE '#include "(blk|backend)\.h"' tools/*.c tools/*.h |
+found=$(grep -lE '#include "(blk|backend|backend-io|backend-plugin)\.h"' tools/*.c tools/*.h |
 	grep -v '^tools/blk-model\.c$' || true)
 if [ -n "$found" ]; then
 	echo "only tools/blk-model.c may include blk.h or backend.h:" >&2
