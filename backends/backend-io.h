@@ -44,26 +44,31 @@ enum backend_cap {
 	BACKEND_CAP_NATIVE = 2,		/* the backend implements it */
 };
 
-/* How the file backend may use the page cache. */
-enum backend_cache {
-	BACKEND_CACHE_AUTO = 0,		/* O_DIRECT when alignment allows */
-	BACKEND_CACHE_DIRECT = 1,	/* O_DIRECT or fail */
-	BACKEND_CACHE_BUFFERED = 2,	/* never O_DIRECT */
+/*
+ * An option of one backend, by name: "cache" for file, "io-timeout" for
+ * nbd and rbd (see each backend's usage).  The backend parses the value.
+ */
+struct backend_param {
+	const char *key;
+	const char *value;
 };
 
 /* Options for backend_open(), set by the daemon from its command line. */
 struct backend_open_opts {
 	bool readonly;			/* open for reading only */
 	uint32_t block_size;		/* logical block size the device will use */
-	enum backend_cache cache;
-	/*
-	 * Network backends: fail an operation with -EIO once it has waited
-	 * this many seconds for the server; 0 = wait for the server forever.
-	 */
-	uint32_t io_timeout_s;
 	/* Queues the device will have; 0 = not known (tests). */
 	unsigned int queues;
+	/*
+	 * The backend's own options; the core refuses one that the backend
+	 * does not declare (backend_ops.params), naming the ones it has.
+	 */
+	const struct backend_param *params;
+	unsigned int nparams;
 };
+
+/* The value of option @key in @opts, or NULL if it was not given. */
+const char *backend_param(const struct backend_open_opts *opts, const char *key);
 
 enum backend_op {
 	BACKEND_OP_READ,

@@ -128,6 +128,12 @@ struct backend_ops {
 	 * crash.  false: the data survives a daemon restart.
 	 */
 	bool volatile_data;
+	/*
+	 * The options this backend takes in backend_open_opts.params,
+	 * NULL-terminated; it reads them with backend_param().  The core
+	 * refuses any other.  Optional: none.
+	 */
+	const char *const *params;
 };
 
 /*
@@ -142,6 +148,17 @@ struct backend_ops {
 		(ops).api_version = BACKEND_API_VERSION;		\
 		return &(ops);						\
 	}
+
+/*
+ * Reads option @key of @opts as a whole number from 0 to @max into *@out,
+ * which keeps its value if the option was not given.  0, or -EINVAL after
+ * msg_error() naming the option and what it takes.
+ */
+int backend_param_uint(const struct backend_open_opts *opts, const char *key,
+		       unsigned int max, unsigned int *out);
+
+/* The longest io-timeout the network backends take: a day, in seconds. */
+#define IO_TIMEOUT_MAX_S	86400
 
 /* Called by backends when @io is finished: 0 or -errno. */
 void backend_io_complete(struct backend_io *io, int result);

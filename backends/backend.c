@@ -194,6 +194,65 @@ static int backend_load(const struct backend_ops *src, struct backend_ops *dst)
 	return 0;
 }
 
+const char *backend_param(const struct backend_open_opts *opts, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; opts && i < opts->nparams; i++)
+		if (!strcmp(opts->params[i].key, key))
+			return opts->params[i].value;
+	return NULL;
+}
+
+int backend_param_uint(const struct backend_open_opts *opts, const char *key,
+		       unsigned int max, unsigned int *out)
+{
+	const char *v = backend_param(opts, key);
+	unsigned long n;
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end || errno || n > max) {
+		msg_error("option %s takes a whole number from 0 to %u, not '%s'",
+			  key, max, v);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Every option given is one the backend declares. */
+static int check_params(const struct backend_ops *ops,
+			const struct backend_open_opts *opts)
+{
+	const char *const *known = ops->params;
+	char list[128] = "";
+	unsigned int i;
+	size_t len;
+
+	for (i = 0; i < opts->nparams; i++) {
+		const char *const *k;
+
+		for (k = known; k && *k; k++)
+			if (!strcmp(*k, opts->params[i].key))
+				break;
+		if (k && *k)
+			continue;
+		for (k = known; k && *k; k++) {
+			len = strlen(list);
+			snprintf(list + len, sizeof(list) - len, "%s%s",
+				 len ? ", " : "", *k);
+		}
+		msg_error("the %s backend has no option '%s'%s%s", ops->name,
+			  opts->params[i].key, *list ? ": it takes " : "", list);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int backend_open_ops(const struct backend_ops *ops, const char *arg,
 		     const char *spec, const struct backend_open_opts *opts,
 		     struct backend **bep)
@@ -216,6 +275,9 @@ int backend_open_ops(const struct backend_ops *ops, const char *arg,
 		ret = -ENOMEM;
 		goto err_free;
 	}
+	ret = check_params(&be->ops, opts);
+	if (ret)
+		goto err_free;
 	ret = be->ops.open(arg, opts, &be->handle);
 	if (ret)
 		goto err_free;

@@ -114,14 +114,45 @@ static bool file_dio_align(struct file_disk *f)
 	return true;
 }
 
+/* How the file may use the page cache: option "cache". */
+enum file_cache {
+	FILE_CACHE_AUTO,		/* O_DIRECT when alignment allows */
+	FILE_CACHE_DIRECT,		/* O_DIRECT or fail */
+	FILE_CACHE_BUFFERED,		/* never O_DIRECT */
+};
+
+static int file_cache_mode(const struct backend_open_opts *opts,
+			   enum file_cache *mode)
+{
+	const char *v = backend_param(opts, "cache");
+
+	*mode = FILE_CACHE_AUTO;
+	if (!v || !strcmp(v, "auto"))
+		return 0;
+	if (!strcmp(v, "direct"))
+		*mode = FILE_CACHE_DIRECT;
+	else if (!strcmp(v, "buffered"))
+		*mode = FILE_CACHE_BUFFERED;
+	else {
+		msg_error("cache is auto, direct or buffered, not '%s'", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int file_open_direct(struct file_disk *f, const struct backend_open_opts *opts,
 			    int flags)
 {
+	enum file_cache cache;
 	char proc[64];
 	const char *why;
-	int ret = -EINVAL;
+	int ret;
 
-	if (opts->cache == BACKEND_CACHE_BUFFERED)
+	ret = file_cache_mode(opts, &cache);
+	if (ret)
+		return ret;
+	ret = -EINVAL;
+	if (cache == FILE_CACHE_BUFFERED)
 		return 0;
 	if (!file_dio_align(f)) {
 		why = "the file system does not support O_DIRECT";
@@ -138,7 +169,7 @@ static int file_open_direct(struct file_disk *f, const struct backend_open_opts 
 		ret = -errno;
 		why = "opening it with O_DIRECT failed";
 	}
-	if (opts->cache == BACKEND_CACHE_AUTO)
+	if (cache == FILE_CACHE_AUTO)
 		return 0;
 	msg_error("cannot use O_DIRECT on '%s': %s (offsets must be multiples of %u bytes, the block size is %u); use buffered caching or a larger --block-size",
 		      f->path, why, f->off_align, opts->block_size);
@@ -661,7 +692,7 @@ static void file_write_zeroes(void *queue, struct backend_io *io)
 static struct backend_ops file_ops = {
 	.name = "file",
 	.prefix = "file:",
-	.usage = "[file:]PATH      regular file or host block device",
+	.usage = "[file:]PATH      regular file or host block device (see --cache)",
 	.thread_model = BACKEND_THREAD_PARALLEL,
 	.io_priv_size = sizeof(struct file_io),
 	.open = file_open,
@@ -681,6 +712,7 @@ static struct backend_ops file_ops = {
 	.discard = file_discard,
 	.write_zeroes = file_write_zeroes,
 	.resize = file_resize,
+	.params = (const char *const[]){ "cache", NULL },
 };
 
 BACKEND_REGISTER(file_ops, backend_file_init)

@@ -33,7 +33,7 @@
  * Server failure: when the connection dies, every request that was on it
  * goes back to the pending list and the queue reconnects with a backoff
  * of 100 ms doubling to 2 s, resending them once the handshake is done.
- * The kernel sees nothing but a delay, unless opts->io_timeout_s is set:
+ * The kernel sees nothing but a delay, unless option io-timeout is set:
  * then a request that has waited that long fails with -EIO, and a
  * connection that leaves one unanswered that long counts as dead.  One
  * log line when a connection is lost, one when it is back, at most
@@ -283,6 +283,7 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 		    void **handlep)
 {
 	struct nbd_handle *h;
+	unsigned int timeout_s = 0;
 	struct nbd_disk *d;
 	int64_t size, v;
 	int ret;
@@ -347,7 +348,10 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 	d->can_trim = nbd_can_trim(h) == 1;
 	d->can_zero = nbd_can_zero(h) == 1;
 	d->write_fua = !d->can_flush && nbd_can_fua(h) == 1;
-	d->io_timeout_ns = (uint64_t)opts->io_timeout_s * NSEC_PER_SEC;
+	ret = backend_param_uint(opts, "io-timeout", IO_TIMEOUT_MAX_S, &timeout_s);
+	if (ret)
+		goto err_close;
+	d->io_timeout_ns = (uint64_t)timeout_s * NSEC_PER_SEC;
 
 	/* Queues connect on their own; this one only asked questions. */
 	nbd_shutdown(h, 0);
@@ -1164,6 +1168,7 @@ static struct backend_ops nbd_ops = {
 	.get_thread_model = nbd_thread_model,
 	.queue_unplug = nbd_queue_unplug,
 	.queue_abort = nbd_queue_abort,
+	.params = (const char *const[]){ "io-timeout", NULL },
 };
 
 BACKEND_REGISTER(nbd_ops, backend_nbd_init)

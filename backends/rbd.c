@@ -91,7 +91,7 @@ struct rbd_disk {
 	char *keyring;		/* NULL: whatever the configuration says */
 	char *label;		/* "pool/ns/image@snap", for messages */
 	bool readonly;
-	uint32_t io_timeout_s;
+	unsigned int io_timeout_s;
 	_Atomic uint64_t size;
 
 	/* After the fork: the helper thread and the live connection. */
@@ -414,7 +414,9 @@ static int rbd_disk_open(const char *arg, const struct backend_open_opts *opts,
 		goto err;
 	}
 	d->readonly = opts->readonly;
-	d->io_timeout_s = opts->io_timeout_s;
+	ret = backend_param_uint(opts, "io-timeout", IO_TIMEOUT_MAX_S, &d->io_timeout_s);
+	if (ret)
+		goto err;
 
 	ret = conn_open(d, &c, OPEN_TIMEOUT_S, OPEN_TIMEOUT_S, why, sizeof(why));
 	if (ret) {
@@ -933,6 +935,7 @@ static struct backend_ops rbd_ops = {
 	.flush = rbd_submit,
 	.discard = rbd_submit,
 	.write_zeroes = rbd_submit,
+	.params = (const char *const[]){ "io-timeout", NULL },
 };
 
 BACKEND_REGISTER(rbd_ops, backend_rbd_init)

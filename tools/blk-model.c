@@ -24,18 +24,6 @@
 #include "blk.h"
 #include "blk-model.h"
 
-_Static_assert(BLK_MODEL_CACHE_AUTO == BACKEND_CACHE_AUTO &&
-	       BLK_MODEL_CACHE_DIRECT == BACKEND_CACHE_DIRECT &&
-	       BLK_MODEL_CACHE_BUFFERED == BACKEND_CACHE_BUFFERED,
-	       "the settings file saves the backend's cache values");
-_Static_assert((int)MSG_ERR == (int)MSG_ERR &&
-	       (int)MSG_WARN == (int)MSG_WARN &&
-	       (int)MSG_INFO == (int)MSG_INFO &&
-	       (int)MSG_DEBUG == (int)MSG_DEBUG &&
-	       (int)MSG_ERR == (int)MSG_ERR &&
-	       (int)MSG_WARN == (int)MSG_WARN &&
-	       (int)MSG_INFO == (int)MSG_INFO,
-	       "log levels are passed on with a cast");
 
 struct blk_mq;
 
@@ -81,14 +69,25 @@ static int model_open(const void *opts, void **m, char *why, size_t why_len)
 {
 	const struct blk_model_opts *o = opts;
 	struct backend_open_opts bo = { 0 };
+	struct backend_param params[2];
 	struct backend *be = NULL;
+	unsigned int n = 0;
+	char timeout[16];
 	int ret;
 
 	bo.readonly = o->readonly;
 	bo.block_size = o->block_size;
-	bo.cache = o->cache;
-	bo.io_timeout_s = o->io_timeout_s;
 	bo.queues = o->num_queues;
+	/* Only what was asked for: the backend refuses an option it lacks. */
+	if (o->cache != BLK_MODEL_CACHE_AUTO)
+		params[n++] = (struct backend_param){ "cache",
+			o->cache == BLK_MODEL_CACHE_DIRECT ? "direct" : "buffered" };
+	if (o->io_timeout_s) {
+		snprintf(timeout, sizeof(timeout), "%u", o->io_timeout_s);
+		params[n++] = (struct backend_param){ "io-timeout", timeout };
+	}
+	bo.params = params;
+	bo.nparams = n;
 	ret = backend_open(o->backend, &bo, &be);
 	if (ret < 0) {
 		snprintf(why, why_len, "%s", msg_last_error());

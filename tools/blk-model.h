@@ -30,7 +30,7 @@ struct blk_model_opts {
 	char serial_buf[32];
 };
 
-/* --cache, as saved in the settings file (the backend's values). */
+/* --cache, as saved in the settings file; the file backend's option "cache". */
 #define BLK_MODEL_CACHE_AUTO		0	/* O_DIRECT when aligned */
 #define BLK_MODEL_CACHE_DIRECT		1
 #define BLK_MODEL_CACHE_BUFFERED	2

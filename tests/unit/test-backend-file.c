@@ -131,6 +131,9 @@ static blkcnt_t blocks(int fd)
 
 int main(void)
 {
+	static const struct backend_param buffered = { "cache", "buffered" },
+		direct = { "cache", "direct" }, auto_cache = { "cache", "auto" },
+		bad_cache = { "cache", "sometimes" }, timeout = { "io-timeout", "5" };
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	struct backend_open_opts bo = { .block_size = 4096 };
 	struct backend_queue_env env = { .depth = 16, .ring = &ring };
@@ -239,20 +242,29 @@ int main(void)
 	T_ASSERT(!has_direct_fd(path));
 
 	/* Buffered on request: no O_DIRECT descriptor. */
-	bo.cache = BACKEND_CACHE_BUFFERED;
+	bo.params = &buffered;
+	bo.nparams = 1;
 	T_ASSERT_EQ(backend_open(spec, &bo, &be), 0);
 	T_ASSERT(!has_direct_fd(path));
 	backend_close(be);
 	/* Direct on request, where the file system allows it. */
 	if (direct_expected) {
-		bo.cache = BACKEND_CACHE_DIRECT;
+		bo.params = &direct;
 		T_ASSERT_EQ(backend_open(path, &bo, &be), 0);
 		T_ASSERT(has_direct_fd(path));
 		backend_close(be);
 	}
 
+	/* Options: a bad value, and one the file backend does not have. */
+	bo.params = &bad_cache;
+	T_ASSERT_EQ(backend_open(spec, &bo, &be), -EINVAL);
+	T_ASSERT(strstr(msg_last_error(), "cache is auto, direct or buffered, not 'sometimes'"));
+	bo.params = &timeout;
+	T_ASSERT_EQ(backend_open(spec, &bo, &be), -EINVAL);
+	T_ASSERT(strstr(msg_last_error(), "the file backend has no option 'io-timeout': it takes cache"));
+
 	/* No ring, no queue. */
-	bo.cache = BACKEND_CACHE_AUTO;
+	bo.params = &auto_cache;
 	env.ring = NULL;
 	T_ASSERT_EQ(backend_open(spec, &bo, &be), 0);
 	T_ASSERT_EQ(backend_queue_init(be, &env, &bq), -EINVAL);

@@ -196,11 +196,15 @@ static void expect_open_error(const char *spec, bool readonly, int ret,
 
 static struct backend *open_ok(const char *spec, bool readonly, uint32_t io_timeout)
 {
+	char value[16];
+	struct backend_param timeout = { "io-timeout", value };
 	struct backend_open_opts bo = { .block_size = 512, .readonly = readonly,
-					.io_timeout_s = io_timeout };
+					.params = &timeout, .nparams = 1 };
 	struct backend *be = NULL;
-	int ret = backend_open(spec, &bo, &be);
+	int ret;
 
+	snprintf(value, sizeof(value), "%u", io_timeout);
+	ret = backend_open(spec, &bo, &be);
 	if (ret)
 		fprintf(stderr, "open '%s': %s\n", spec, msg_last_error());
 	T_ASSERT_EQ(ret, 0);

@@ -1,8 +1,8 @@
 #!/bin/bash
 # NBD backend, bad input: an unreachable server, a missing socket, an
 # unknown export, a malformed URI, TLS mismatches, a server that hangs up
-# during the handshake, a read-only export, and --queues without
-# multi-conn.  Each gets a message naming the problem and a non-zero exit,
+# during the handshake, a read-only export, --queues without multi-conn,
+# and options of another backend.  Each gets a message naming the problem and a non-zero exit,
 # and leaves no device behind.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nbd-lib.sh"
@@ -14,6 +14,13 @@ expect_fail "cannot reach the NBD server" "$BLK" add --name n2 "nbd+unix:///?soc
 expect_fail "not a usable NBD URI" "$BLK" add --name n3 "nbd:no-slashes"
 expect_fail "not a usable NBD URI" "$BLK" add --name n4 "nbd+unix:///x"
 expect_fail "--io-timeout" "$BLK" add --name n5 --io-timeout soon "nbd://127.0.0.1/"
+# Options that belong to another backend are refused, not ignored.
+expect_fail "the nbd backend has no option 'cache': it takes io-timeout" \
+	"$BLK" add --name n5b --cache direct "nbd://127.0.0.1:$port/"
+truncate -s 16M /tmp/opt.img
+expect_fail "the file backend has no option 'io-timeout': it takes cache" \
+	"$BLK" add --name n5c --io-timeout 5 /tmp/opt.img
+[ -e /sys/class/vduse/n5b ] || [ -e /sys/class/vduse/n5c ] && fail "a refused add left a device"
 
 nbd_start named -U /tmp/nbd-named.sock --filter=exportname memory 16M \
 	exportname-strict=true exportname=disk1
