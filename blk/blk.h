@@ -249,6 +249,12 @@ void blk_queue_fini(struct blk_queue *q);
  * this returns.  New SQEs may be queued on the ring: submit afterwards.
  */
 void blk_queue_handle_req(struct blk_queue *q, struct vdk_req *req);
+/*
+ * Answers a popped request with VIRTIO_BLK_S_IOERR without looking at it
+ * further or reaching the backend: a device removed by force whose
+ * backend is gone.
+ */
+void blk_queue_fail_req(struct blk_queue *q, struct vdk_req *req);
 
 /* Requests handed to blk_queue_handle_req() and not completed yet. */
 static inline uint64_t blk_queue_inflight(const struct blk_queue *q)

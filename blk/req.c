@@ -491,10 +491,13 @@ static void blk_io_done(struct backend_io *io, int result)
 	blk_req_finish(r, VIRTIO_BLK_S_OK);
 }
 
-void blk_queue_handle_req(struct blk_queue *q, struct vdk_req *vreq)
+/*
+ * Starts the bookkeeping of a popped request; false if it has no status
+ * byte, in which case it went back unanswered already.
+ */
+static bool blk_req_begin(struct blk_queue *q, struct blk_req *r)
 {
-	struct blk_req *r = container_of(vreq, struct blk_req, vreq);
-	int status;
+	struct vdk_req *vreq = &r->vreq;
 
 	r->q = q;
 	r->start_ns = now_ns();
@@ -516,8 +519,18 @@ void blk_queue_handle_req(struct blk_queue *q, struct vdk_req *vreq)
 		stat_add(&q->stats.dropped, 1);
 		stat_sub(&q->stats.inflight, 1);
 		q->complete(q, vreq, 0);
-		return;
+		return false;
 	}
+	return true;
+}
+
+void blk_queue_handle_req(struct blk_queue *q, struct vdk_req *vreq)
+{
+	struct blk_req *r = container_of(vreq, struct blk_req, vreq);
+	int status;
+
+	if (!blk_req_begin(q, r))
+		return;
 	status = blk_req_prepare(q, r);
 	if (status != BLK_DISPATCH) {
 		blk_req_finish(r, status);
@@ -526,6 +539,14 @@ void blk_queue_handle_req(struct blk_queue *q, struct vdk_req *vreq)
 	r->io.done = blk_io_done;
 	/* May complete, and free r, before it returns. */
 	backend_submit(q->bq, &r->io);
+}
+
+void blk_queue_fail_req(struct blk_queue *q, struct vdk_req *vreq)
+{
+	struct blk_req *r = container_of(vreq, struct blk_req, vreq);
+
+	if (blk_req_begin(q, r))
+		blk_req_finish(r, VIRTIO_BLK_S_IOERR);
 }
 
 size_t blk_req_size(const struct blk_dev *dev)

@@ -13,6 +13,8 @@
  *   stats-text  the same as a table
  *   resize N    grow the device to N bytes; "OK" or "ERR why"
  *   stop        detach and destroy the device, then exit; "OK"
+ *   stop-force  the same, but requests the backend still holds fail with
+ *               an I/O error at once instead of after 10 s (del --force)
  *   handover    drain and exit, leaving the device for the next daemon
  * Only root may connect: the folder is 0700, the socket 0600, and the
  * peer's credentials are checked as well.  The main thread serves it; a
@@ -182,6 +184,10 @@ char *ctl_answer(struct daemon *d, const char *request, size_t *len)
 		atomic_store(&d->stopping, true);
 		out_printf(&o, "OK\n");
 	} else if (!strcmp(line, "stop")) {
+		atomic_store(&d->stopping, true);
+		out_printf(&o, "OK\n");
+	} else if (!strcmp(line, "stop-force")) {
+		atomic_store(&d->force, true);
 		atomic_store(&d->stopping, true);
 		out_printf(&o, "OK\n");
 	} else {

@@ -610,8 +610,13 @@ out_detach:
 	 * the kernel waits for the I/O in flight first, so a backend that
 	 * no longer answers must not hold it up for ever.
 	 */
-	if (!keep) {
+	if (!keep && (atomic_load(&d->force) || opts->force)) {
+		msg_log(MSG_WARN, "removal forced: requests the backend has not answered fail with an I/O error now");
+		queue_threads_abort_now(&d->qs);
+	} else if (!keep) {
 		queue_threads_abort_soon(&d->qs);
+	}
+	if (!keep) {
 		if (keeper_call(d, KEEPER_DETACH, NULL, 0, why, sizeof(why)) < 0) {
 			msg_log(MSG_ERR, "detach: %s", why);
 			status = 1;

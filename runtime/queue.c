@@ -5,7 +5,7 @@
  *
  * Thread model: queue_thread_start and queue_thread_stop run on the
  * control thread (the library's queue callbacks), queue_threads_abort_soon
- * on any thread; everything else on the queue's own thread, which also
+ * and queue_threads_abort_now on any thread; everything else on the queue's own thread, which also
  * runs every model_queue_ops callback of its queue.
  *
  * The ring carries everything the thread waits for: a read on the kick
@@ -24,7 +24,8 @@
  * the stop flag between requests, and requests still at the backend when
  * the queue stops (or when the device is being deleted, see
  * queue_threads_abort_soon) are failed after ABORT_GRACE_NS if the model
- * can abort them.
+ * can abort them, or at once when the removal is forced
+ * (queue_threads_abort_now).
  */
 #include <errno.h>
 #include <liburing.h>
@@ -56,6 +57,7 @@ struct queue_thread {
 	atomic_bool stop;		/* set by queue_thread_stop() */
 	/* Fail what the backend still holds from then on (monotonic ns). */
 	_Atomic uint64_t abort_at;
+	atomic_bool abort_forced;	/* del --force: for the log line */
 	bool abort_logged;
 	bool stop_armed;
 	int start_status;		/* set before start_done is posted */
@@ -328,7 +330,11 @@ static void maybe_abort(struct queue_thread *qt)
 		return;
 	if (qt->ops->abort(qt->mq)) {
 		/* Once: later passes fail what arrived since, as stragglers. */
-		if (!qt->abort_logged)
+		if (!qt->abort_logged && atomic_load(&qt->abort_forced))
+			msg_log(MSG_ERR, "queue %u: %llu requests failed with an I/O error: removal forced (del --force) while the backend had not answered them",
+				qt->index, (unsigned long long)
+				(n - qt->ops->inflight(qt->mq)));
+		else if (!qt->abort_logged)
 			msg_log(MSG_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
 				qt->index, (unsigned long long)
 				(n - qt->ops->inflight(qt->mq)));
@@ -615,10 +621,11 @@ void queue_thread_stop(struct queue_set *qs, struct vdk_vq *vq)
 	free(qt);
 }
 
-void queue_threads_abort_soon(struct queue_set *qs)
+/* Has every queue fail what its backend holds from @at on. */
+static void abort_all_by(struct queue_set *qs, uint64_t at, bool forced)
 {
-	uint64_t at = now_ns() + ABORT_GRACE_NS, one = 1;
 	struct queue_thread *qt;
+	uint64_t one = 1;
 	unsigned int i;
 
 	pthread_mutex_lock(&qs->lock);
@@ -626,10 +633,22 @@ void queue_threads_abort_soon(struct queue_set *qs)
 		qt = qs->queues[i];
 		if (!qt)
 			continue;
+		if (forced)
+			atomic_store(&qt->abort_forced, true);
 		abort_by(qt, at);
 		/* Wakes it, so that its sleep is bounded by the new time. */
 		if (write(qt->stop_fd, &one, sizeof(one)) < 0)
 			msg_log(MSG_WARN, "queue %u: wake: %m", i);
 	}
 	pthread_mutex_unlock(&qs->lock);
+}
+
+void queue_threads_abort_soon(struct queue_set *qs)
+{
+	abort_all_by(qs, now_ns() + ABORT_GRACE_NS, false);
+}
+
+void queue_threads_abort_now(struct queue_set *qs)
+{
+	abort_all_by(qs, now_ns(), true);
 }

@@ -99,6 +99,7 @@ struct dev_opts {
 	bool vhost;			/* vhost_vdpa instead of virtio_vdpa */
 	bool foreground;
 	bool adopt;			/* take NAME over if it exists */
+	bool force;			/* DAEMON_CLEANUP: fail what is in flight at once */
 	const char *user;		/* run as; NULL: vduse, else nobody */
 	const struct device_model *model;
 	void *model_opts;		/* the model's own options */
@@ -219,6 +220,11 @@ void queue_thread_stop(struct queue_set *qs, struct vdk_vq *vq);
  * up for ever by a server that is gone.  Any thread.
  */
 void queue_threads_abort_soon(struct queue_set *qs);
+/*
+ * The same at once, for a removal the operator forced (del --force): the
+ * backend is known to be gone, so waiting for it only holds the detach up.
+ */
+void queue_threads_abort_now(struct queue_set *qs);
 /* Queue thread, from the model: one request was handed back. */
 void queue_thread_completed(struct queue_thread *qt);
 
@@ -316,6 +322,7 @@ struct daemon {
 	char sock_path[300];
 	atomic_bool stopping;
 	atomic_bool handover;		/* stop serving but keep the device */
+	atomic_bool force;		/* stop-force: fail what is in flight at once */
 };
 
 /*

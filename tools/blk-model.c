@@ -88,7 +88,16 @@ static int model_open(const void *opts, void **m, char *why, size_t why_len)
 	}
 	bo.params = params;
 	bo.nparams = n;
-	ret = backend_open(o->backend, &bo, &be);
+	/*
+	 * A stand-in that never sees a request (mq_handle_req fails them
+	 * all); the kernel keeps the device's own capacity and features.
+	 */
+	if (o->fail_io)
+		ret = backend_open("null:1G", &(struct backend_open_opts){
+			.readonly = o->readonly, .block_size = o->block_size,
+			.queues = o->num_queues }, &be);
+	else
+		ret = backend_open(o->backend, &bo, &be);
 	if (ret < 0) {
 		snprintf(why, why_len, "%s", msg_last_error());
 		return ret;
@@ -539,7 +548,10 @@ static void mq_handle_req(void *p, struct vdk_req *req)
 {
 	struct blk_mq *mq = p;
 
-	blk_queue_handle_req(&mq->q, req);
+	if (mq->bm->opts->fail_io)
+		blk_queue_fail_req(&mq->q, req);
+	else
+		blk_queue_handle_req(&mq->q, req);
 }
 
 static uint64_t mq_inflight(void *p)

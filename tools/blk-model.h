@@ -26,6 +26,13 @@ struct blk_model_opts {
 	const char *serial;		/* NULL: none */
 	unsigned int cache;		/* BLK_MODEL_CACHE_* */
 	uint32_t io_timeout_s;		/* network backends; 0 = wait forever */
+	/*
+	 * del --force of a device whose daemon is dead: open no backend (it
+	 * is gone) and answer every request with an I/O error, so that the
+	 * kernel's detach, which waits for the requests in flight, finishes.
+	 * Never saved.
+	 */
+	bool fail_io;
 	char backend_buf[4096];
 	char serial_buf[32];
 };

@@ -139,18 +139,49 @@ static int wait_gone(const char *name, pid_t pid, int seconds)
 	return -1;
 }
 
+/* Asks the daemon to stop; 0, or 1 with the reason printed. */
+static int request_stop(const char *name, bool force)
+{
+	char reply[4096];
+	int ret;
+
+	ret = ctl_request(name, force ? "stop-force" : "stop", reply, sizeof(reply));
+	if (force && ret == 0 && !strncmp(reply, "ERR unknown request", 19)) {
+		/* A daemon of an older version: it fails them after 10 s. */
+		msg_info(PROG ": the daemon of %s predates --force; its backend gets 10 s to answer first",
+			 name);
+		ret = ctl_request(name, "stop", reply, sizeof(reply));
+	}
+	if (ret < 0 || strncmp(reply, "OK", 2)) {
+		msg_err("the daemon of %s did not accept the stop request: %s",
+			name, ret < 0 ? strerror(-ret) : reply);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_del(int argc, char **argv)
 {
 	char reply[4096];
 	struct add_opts o;
 	const char *name;
+	bool force = false;
 	pid_t pid;
 	int i, ret;
 
+	/* del [--force] NAME, or del NAME --force */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") && strcmp(argv[i], "-f"))
+			continue;
+		force = true;
+		memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(*argv));
+		argc--;
+		break;
+	}
 	if (!check_name_arg("del", argc, argv, 1))
 		return 1;
 	if (argc > 2) {
-		msg_err("usage: " PROG " del NAME");
+		msg_err("usage: " PROG " del [--force] NAME");
 		return 1;
 	}
 	if (!check_root("del"))
@@ -160,12 +191,8 @@ int cmd_del(int argc, char **argv)
 	ret = ctl_request(name, "info", reply, sizeof(reply));
 	if (ret == 0) {
 		pid = reply_pid(reply);
-		ret = ctl_request(name, "stop", reply, sizeof(reply));
-		if (ret < 0 || strncmp(reply, "OK", 2)) {
-			msg_err("the daemon of %s did not accept the stop request: %s",
-				name, ret < 0 ? strerror(-ret) : reply);
+		if (request_stop(name, force))
 			return 1;
-		}
 		/* Detach waits for I/O in flight; give it time. */
 		ret = wait_gone(name, pid, 120);
 		if (ret > 0)
@@ -184,10 +211,17 @@ int cmd_del(int argc, char **argv)
 	/*
 	 * No daemon answers.  If we know how the device was made, serve it
 	 * once more so the driver's last requests complete and the detach is
-	 * clean; otherwise just make it go away.
+	 * clean (the kernel's detach waits for them); otherwise just make it
+	 * go away.  Forced, the backend is taken to be gone: every request
+	 * still in flight fails with an I/O error instead.
 	 */
 	add_opts_init(&o);
 	if (load_conf(name, &o.dev) == 0) {
+		o.blk.fail_io = force;
+		o.dev.force = force;
+		if (force)
+			msg_info(PROG ": no daemon serves %s; --force: its requests in flight fail with an I/O error",
+				 name);
 		if (start_daemon(&o.dev, DAEMON_CLEANUP) == 0)
 			return 0;
 		msg_err("cleaning %s up through its saved state failed; removing it anyway",

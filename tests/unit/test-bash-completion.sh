@@ -115,6 +115,10 @@ chmod +x "$tmp/bin/vduse-blk"
 PATH=$tmp/bin:$PATH
 expect "vduse-blk del " scratch vduse-blk0
 expect "vduse-blk del s" scratch
+expect "vduse-blk del -" -f --force
+expect "vduse-blk del --f" --force
+expect "vduse-blk del --force " scratch vduse-blk0
+expect "vduse-blk del -f s" scratch
 expect "vduse-blk stats " scratch vduse-blk0
 expect "vduse-blk stats scratch " --json
 expect "vduse-blk resize v" vduse-blk0
@@ -123,6 +127,7 @@ expect "vduse-blk upgrade " scratch vduse-blk0
 expect "vduse-blk recover " scratch vduse-blk0
 expect "vduse-blk recover -f s" scratch
 expect "vduse-blk del scratch "
+expect "vduse-blk del --force scratch "
 
 # Refused (not root) or no daemon: no names beyond sysfs', and nothing on
 # stderr.

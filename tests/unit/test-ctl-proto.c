@@ -154,6 +154,12 @@ int main(void)
 	atomic_store(&d.handover, false);
 	expect("stop\n", "OK\n");
 	T_ASSERT(atomic_load(&d.stopping) && !atomic_load(&d.handover));
+	T_ASSERT(!atomic_load(&d.force));
+	/* stop-force: the same stop, and the backend gets no grace. */
+	atomic_store(&d.stopping, false);
+	expect("stop-force\n", "OK\n");
+	T_ASSERT(atomic_load(&d.stopping) && atomic_load(&d.force) &&
+		 !atomic_load(&d.handover));
 
 	close(lfd);
 	unlink(sa.sun_path);
