@@ -25,6 +25,8 @@ int conf_write(FILE *f, const struct dev_opts *o)
 	fprintf(f, "vhost=%d\n", o->vhost);
 	if (o->user)
 		fprintf(f, "user=%s\n", o->user);
+	if (o->msg_timeout_s)
+		fprintf(f, "msg_timeout=%u\n", o->msg_timeout_s);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -64,6 +66,11 @@ int conf_read(FILE *f, const char *name, struct dev_opts *o)
 		} else if (!strcmp(line, "user")) {
 			ret = conf_copy(o->user_buf, sizeof(o->user_buf), v);
 			o->user = o->user_buf;
+		} else if (!strcmp(line, "msg_timeout")) {
+			unsigned long t = strtoul(v, NULL, 10);
+
+			/* Out of range: leave the kernel's value alone. */
+			o->msg_timeout_s = t <= MSG_TIMEOUT_MAX_S ? t : 0;
 		} else {
 			/* Keys nobody knows are skipped: a newer writer's. */
 			ret = model->conf_key(mopts, line, v);

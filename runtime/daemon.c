@@ -417,6 +417,45 @@ int daemon_set_config(struct daemon *d, uint32_t offset, const void *buf,
 	return ret;
 }
 
+/* Whether @name is on the vdpa bus, with or without a driver. */
+static bool vdpa_dev_present(const char *name)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Sets how long the kernel waits for the answer to a control message
+ * before it breaks the device (/sys/class/vduse/NAME/msg_timeout; root
+ * only, so before privileges drop).  A device whose daemon is dead lives
+ * through a driver operation only for that long, so the value must cover
+ * a restart; see MSG_TIMEOUT_DEFAULT_S.  Not fatal: the kernel's value
+ * then stands, which the log says.
+ */
+static void set_msg_timeout(const char *name, uint32_t seconds)
+{
+	char path[300], val[16];
+	int fd, len, err = 0;
+
+	if (!seconds)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/vduse/%s/msg_timeout", name);
+	len = snprintf(val, sizeof(val), "%u", seconds);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, len) != len)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		msg_log(MSG_WARN, "cannot set %s to %u s (%s): the kernel's own timeout stands, and a device without a daemon breaks once a control message waits that long",
+			path, seconds, strerror(err));
+	else
+		msg_log(MSG_INFO, "control messages wait up to %u s for a daemon (msg_timeout)",
+			seconds);
+}
+
 int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	       enum daemon_mode mode)
 {
@@ -533,6 +572,9 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	}
 	/* From here a failed recover leaves the device to another try or `del`. */
 	keep = mode == DAEMON_RECOVER;
+	/* Before attach, whose probe is the first message; cleanup wants none. */
+	if (mode != DAEMON_CLEANUP)
+		set_msg_timeout(opts->name, opts->msg_timeout_s);
 
 	ret = keeper_start(d);
 	if (ret < 0) {
@@ -586,7 +628,18 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 		status = 0;
 		goto out_detach;
 	}
-	if (vdk_dev_node(opts->name, d->node, sizeof(d->node)) < 0) {
+	if (vdk_dev_node(opts->name, d->node, sizeof(d->node)) == 0) {
+		/* Attached and bound already: adopted as it stood. */
+	} else if (adopted && vdpa_dev_present(opts->name)) {
+		/*
+		 * Attached, but no driver is bound: it was unbound while no
+		 * daemon ran (the unbind waited for this daemon's answer).
+		 * Attaching again would fail; binding a driver brings a node.
+		 */
+		snprintf(d->node, sizeof(d->node), "-");
+		msg_log(MSG_INFO, "%s is attached with no driver bound; binding one gives it a node",
+			opts->name);
+	} else {
 		ret = keeper_call(d, KEEPER_ATTACH, d->node, sizeof(d->node), why,
 				  sizeof(why));
 		if (ret < 0) {

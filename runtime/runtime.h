@@ -100,6 +100,11 @@ struct dev_opts {
 	bool foreground;
 	bool adopt;			/* take NAME over if it exists */
 	bool force;			/* DAEMON_CLEANUP: fail what is in flight at once */
+	/*
+	 * The kernel's wait for an answer to a control message, in seconds,
+	 * set on the device before it is attached; 0 leaves it as it is.
+	 */
+	uint32_t msg_timeout_s;
 	const char *user;		/* run as; NULL: vduse, else nobody */
 	const struct device_model *model;
 	void *model_opts;		/* the model's own options */
@@ -108,8 +113,20 @@ struct dev_opts {
 };
 
 /*
+ * msg_timeout for a device added without --msg-timeout.  A control message
+ * the kernel sends while no daemon runs (a driver reset, an unbind, `vdpa
+ * dev del`) waits this long and then breaks the device for good; the
+ * kernel's own 30 s is short of a restart whose backend takes its full
+ * connect time (an NBD server: 10 s; librados: up to its mount timeout)
+ * after systemd's retries.  Two minutes cover that with room, while a
+ * driver operation that meets a dead daemon still ends in bounded time.
+ */
+#define MSG_TIMEOUT_DEFAULT_S	120
+#define MSG_TIMEOUT_MAX_S	3600
+
+/*
  * The settings file: one key=value a line, the model's keys first, then
- * the runtime's (vhost, user).  Values cannot hold a newline (commands
+ * the runtime's (vhost, user, msg_timeout).  Values cannot hold a newline (commands
  * refuse them); lines have no length limit.  conf_read() needs
  * @o->model and @o->model_opts set; it resets everything else.
  */

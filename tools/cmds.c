@@ -139,6 +139,23 @@ static int wait_gone(const char *name, pid_t pid, int seconds)
 	return -1;
 }
 
+/* The device's msg_timeout in seconds; the kernel's default if unknown. */
+static int msg_timeout_of(const char *name)
+{
+	char path[300], buf[16] = "";
+	int t = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/vduse/%s/msg_timeout", name);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			t = atoi(buf);
+		fclose(f);
+	}
+	return t > 0 ? t : 30;
+}
+
 /* Asks the daemon to stop; 0, or 1 with the reason printed. */
 static int request_stop(const char *name, bool force)
 {
@@ -166,8 +183,8 @@ int cmd_del(int argc, char **argv)
 	struct add_opts o;
 	const char *name;
 	bool force = false;
+	int i, ret, wait_s;
 	pid_t pid;
-	int i, ret;
 
 	/* del [--force] NAME, or del NAME --force */
 	for (i = 1; i < argc; i++) {
@@ -230,9 +247,13 @@ int cmd_del(int argc, char **argv)
 	/*
 	 * A daemon killed in the middle of a removal can hold the device
 	 * until the kernel gives up on the message it was answering (the
-	 * device's msg_timeout, which destroy_by_name shortens): retry.
+	 * device's msg_timeout as it was when the message was sent;
+	 * destroy_by_name shortens it for the next ones): retry that long.
 	 */
-	for (i = 0; i < 90; i++) {
+	wait_s = msg_timeout_of(name) + 30;
+	if (wait_s < 90)
+		wait_s = 90;
+	for (i = 0; i < wait_s; i++) {
 		ret = vdk_dev_destroy_by_name(name);
 		if (ret != -EBUSY || !device_exists(name))
 			break;

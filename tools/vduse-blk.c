@@ -53,6 +53,9 @@ void usage(FILE *out)
 "      --io-timeout SEC    nbd and rbd backends: fail I/O after SEC s without\n"
 "                          the server or cluster\n"
 "                          (default 0: wait for it to come back)\n"
+"      --msg-timeout SEC   how long the kernel waits for a dead daemon's answer\n"
+"                          before it breaks the device; recover must come\n"
+"                          within it (1..3600, default 120; the kernel's is 30)\n"
 "      --vhost             attach to vhost_vdpa (/dev/vhost-vdpa-N, for a VM)\n"
 "                          instead of virtio_vdpa (/dev/vdX on this host)\n"
 "  -f, --foreground        stay in the foreground (for systemd); logs on stderr\n"
@@ -152,6 +155,7 @@ int cmd_add(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "cache", required_argument, NULL, 'C' },
 		{ "io-timeout", required_argument, NULL, 'T' },
+		{ "msg-timeout", required_argument, NULL, 'M' },
 		{ "vhost", no_argument, NULL, 'V' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "adopt", no_argument, NULL, 'A' },
@@ -161,6 +165,7 @@ int cmd_add(int argc, char **argv)
 	};
 	struct add_opts o = {
 		.blk = { .block_size = 512, .num_queues = 1, .queue_size = 256 },
+		.dev = { .msg_timeout_s = MSG_TIMEOUT_DEFAULT_S },
 	};
 	struct dev_opts *dev = &o.dev;
 	char why[512], sock[128];
@@ -228,6 +233,11 @@ int cmd_add(int argc, char **argv)
 			break;
 		case 'T':
 			if (!parse_uint("--io-timeout", optarg, 0, 86400, &o.blk.io_timeout_s))
+				return 1;
+			break;
+		case 'M':
+			if (!parse_uint("--msg-timeout", optarg, 1, MSG_TIMEOUT_MAX_S,
+					&dev->msg_timeout_s))
 				return 1;
 			break;
 		case 'V':
