@@ -115,10 +115,10 @@ struct dev_opts {
 /*
  * msg_timeout for a device added without --msg-timeout.  A control message
  * the kernel sends while no daemon runs (a driver reset, an unbind, `vdpa
- * dev del`) waits this long and then breaks the device for good; the
- * kernel's own 30 s is short of a restart whose backend takes its full
- * connect time (an NBD server: 10 s; librados: up to its mount timeout)
- * after systemd's retries.  Two minutes cover that with room, while a
+ * dev del`) waits this long and then breaks the device for good.  The
+ * kernel's own 30 s is short of a systemd restart whose backend takes its
+ * full connect time (an NBD server: 10 s a try) more than twice.  Two
+ * minutes cover several such tries and an operator's recover, while a
  * driver operation that meets a dead daemon still ends in bounded time.
  */
 #define MSG_TIMEOUT_DEFAULT_S	120
