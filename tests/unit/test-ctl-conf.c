@@ -79,6 +79,7 @@ int main(void)
 	in.blk.io_timeout_s = 30;
 	in.dev.user = "someone";
 	in.dev.vhost = true;
+	in.dev.msg_timeout_s = 120;
 
 	round_trip(&in, &out);
 	T_ASSERT_EQ(strlen(out.blk.backend), 4000);
@@ -93,6 +94,7 @@ int main(void)
 	T_ASSERT_EQ(out.blk.io_timeout_s, 30);
 	T_ASSERT(out.dev.user && !strcmp(out.dev.user, "someone"));
 	T_ASSERT(out.dev.vhost);
+	T_ASSERT_EQ(out.dev.msg_timeout_s, 120);
 	/* The daemon's start-up choices are the command line's, not saved. */
 	T_ASSERT(!out.dev.foreground && !out.dev.adopt);
 	T_ASSERT(out.dev.model == &blk_model && out.dev.model_opts == &out.blk);
@@ -101,8 +103,11 @@ int main(void)
 	in.dev.user = NULL;
 	in.dev.vhost = false;
 	in.blk.serial = NULL;
+	in.dev.msg_timeout_s = 0;
 	round_trip(&in, &out);
 	T_ASSERT(!out.dev.user);
+	/* None saved (an older add): the kernel's value is left alone. */
+	T_ASSERT_EQ(out.dev.msg_timeout_s, 0);
 	T_ASSERT(!out.dev.vhost);
 	T_ASSERT(!out.blk.serial);
 
@@ -120,6 +125,11 @@ int main(void)
 	T_ASSERT_EQ(read_str("backend=null:1M\nfuture=1\nqueues=3\n", &out), 0);
 	T_ASSERT(!strcmp(out.blk.backend, "null:1M"));
 	T_ASSERT_EQ(out.blk.num_queues, 3);
+	/* A msg_timeout out of range leaves the kernel's value alone. */
+	T_ASSERT_EQ(read_str("backend=null:1M\nmsg_timeout=7\n", &out), 0);
+	T_ASSERT_EQ(out.dev.msg_timeout_s, 7);
+	T_ASSERT_EQ(read_str("backend=null:1M\nmsg_timeout=99999999999\n", &out), 0);
+	T_ASSERT_EQ(out.dev.msg_timeout_s, 0);
 	/* A file without a backend, or with two, is not one of ours. */
 	T_ASSERT_EQ(read_str("queues=3\nvhost=1\n", &out), -EINVAL);
 	T_ASSERT_EQ(read_str("backend=null:1M\nbackend=null:2M\n", &out), -EINVAL);
