@@ -11,6 +11,8 @@
  *                  is completed with IOERR (none lost, none twice).
  *   abort-soon     the same, without a stop: queue_threads_abort_soon()
  *                  (what a detach does) fails them while the queue runs.
+ *   abort-now      queue_threads_abort_now() (del --force) fails them at
+ *                  once, with no grace.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -371,6 +373,24 @@ static void c_abort_soon(void)
 	stop_within(5000);
 }
 
+static void c_abort_now(void)
+{
+	uint64_t t0 = ms_now(), took;
+	unsigned int i;
+
+	hang_requests();
+	queue_threads_abort_now(&qs);
+	for (i = 0; i < 2000 && vdk_vq_inflight(&sd.vq); i++)
+		usleep(10000);
+	took = ms_now() - t0;
+	fprintf(stderr, "failed after %llu ms, forced\n", (unsigned long long)took);
+	T_ASSERT_EQ(vdk_vq_inflight(&sd.vq), 0);
+	/* Forced: no grace, whatever the machine's load. */
+	T_ASSERT(took < 5000);
+	expect_failed();
+	stop_within(5000);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -378,6 +398,7 @@ static const struct {
 	{ "busy-driver", c_busy_driver },
 	{ "server-hung", c_server_hung },
 	{ "abort-soon", c_abort_soon },
+	{ "abort-now", c_abort_now },
 };
 
 int main(int argc, char **argv)
