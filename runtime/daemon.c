@@ -427,30 +427,48 @@ static bool vdpa_dev_present(const char *name)
 }
 
 /*
- * Sets how long the kernel waits for the answer to a control message
- * before it breaks the device (/sys/class/vduse/NAME/msg_timeout; root
- * only, so before privileges drop).  A device whose daemon is dead lives
- * through a driver operation only for that long, so the value must cover
- * a restart; see MSG_TIMEOUT_DEFAULT_S.  Not fatal: the kernel's value
- * then stands, which the log says.
+ * How long the kernel waits for the answer to a control message before it
+ * breaks the device: /sys/class/vduse/NAME/msg_timeout, which only root
+ * may open, so it is opened before privileges drop and written once the
+ * device is up.  Not before: a daemon killed while the driver probes
+ * leaves that probe waiting on the kernel's own, shorter, timeout, as
+ * before, rather than holding the vdpa bus up for the longer one.  -1 if
+ * there is nothing to set or it cannot be opened (then the kernel's value
+ * stands; set_msg_timeout says so).
  */
-static void set_msg_timeout(const char *name, uint32_t seconds)
+static int open_msg_timeout(const char *name, uint32_t seconds, int *err)
 {
-	char path[300], val[16];
-	int fd, len, err = 0;
+	char path[300];
+	int fd;
+
+	*err = 0;
+	if (!seconds)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/class/vduse/%s/msg_timeout", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		*err = errno;
+	return fd;
+}
+
+/*
+ * A device whose daemon is dead lives through a driver operation only for
+ * msg_timeout, so the value must cover a restart; see
+ * MSG_TIMEOUT_DEFAULT_S.  Not fatal: the log says the kernel's stands.
+ */
+static void set_msg_timeout(int fd, int err, uint32_t seconds)
+{
+	char val[16];
+	int len;
 
 	if (!seconds)
 		return;
-	snprintf(path, sizeof(path), "/sys/class/vduse/%s/msg_timeout", name);
 	len = snprintf(val, sizeof(val), "%u", seconds);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, val, len) != len)
+	if (fd >= 0 && write(fd, val, len) != len)
 		err = errno;
-	if (fd >= 0)
-		close(fd);
 	if (err)
-		msg_log(MSG_WARN, "cannot set %s to %u s (%s): the kernel's own timeout stands, and a device without a daemon breaks once a control message waits that long",
-			path, seconds, strerror(err));
+		msg_log(MSG_WARN, "cannot set msg_timeout to %u s (%s): the kernel's own timeout stands, and a device without a daemon breaks once a control message waits that long",
+			seconds, strerror(err));
 	else
 		msg_log(MSG_INFO, "control messages wait up to %u s for a daemon (msg_timeout)",
 			seconds);
@@ -464,7 +482,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	struct vdk_dev_config cfg = { 0 };
 	char state_path[300], why[512], what[400];
 	sigset_t sigs;
-	int sig_fd = -1, ret, status = 1;
+	int sig_fd = -1, ret, status = 1, mt_fd = -1, mt_err = 0;
 	bool adopted = mode != DAEMON_ADD;
 	bool keep = false;		/* leave the device on failure */
 	uid_t uid;
@@ -572,9 +590,6 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 	}
 	/* From here a failed recover leaves the device to another try or `del`. */
 	keep = mode == DAEMON_RECOVER;
-	/* Before attach, whose probe is the first message; cleanup wants none. */
-	if (mode != DAEMON_CLEANUP)
-		set_msg_timeout(opts->name, opts->msg_timeout_s);
 
 	ret = keeper_start(d);
 	if (ret < 0) {
@@ -594,6 +609,10 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 			msg_log(MSG_WARN, "no control socket (%s): list, stats and resize "
 				"will not see this device", strerror(-ret));
 	}
+
+	/* Root only: opened now, written once the device is up. */
+	if (mode != DAEMON_CLEANUP)
+		mt_fd = open_msg_timeout(opts->name, opts->msg_timeout_s, &mt_err);
 
 	/* Before any queue runs: no request is ever served with privileges. */
 	ret = drop_to_user(uid, gid);
@@ -648,6 +667,7 @@ int daemon_run(const struct dev_opts *opts, void *m, int report_fd,
 		}
 	}
 
+	set_msg_timeout(mt_fd, mt_err, opts->msg_timeout_s);
 	model->describe(m, what, sizeof(what));
 	msg_log(MSG_INFO, "serving %s (%s) as %s", opts->name, what, d->node);
 	report(report_fd, true, "%s", d->node);
@@ -687,6 +707,8 @@ out_release:
 		msg_log(MSG_INFO, "device %s removed", opts->name);
 	}
 out_free:
+	if (mt_fd >= 0)
+		close(mt_fd);
 	keeper_stop(d);
 	ctl_close(d);
 	if (sig_fd >= 0)
