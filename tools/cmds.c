@@ -241,8 +241,13 @@ int cmd_del(int argc, char **argv)
 				 name);
 		if (start_daemon(&o.dev, DAEMON_CLEANUP) == 0)
 			return 0;
-		msg_err("cleaning %s up through its saved state failed; removing it anyway",
-			name);
+		if (force)
+			msg_err("cleaning %s up through its saved state failed; removing it anyway",
+				name);
+		else
+			msg_err("cleaning %s up through its saved state failed; removing it anyway "
+				"(if that waits for requests in flight because the backend is gone, "
+				"'" PROG " del --force %s' fails them instead)", name, name);
 	}
 	/*
 	 * A daemon killed in the middle of a removal can hold the device
