@@ -67,6 +67,9 @@ struct backend_open_opts {
 	unsigned int nparams;
 };
 
+/* The longest io-timeout the network backends take: a day, in seconds. */
+#define IO_TIMEOUT_MAX_S	86400
+
 /* The value of option @key in @opts, or NULL if it was not given. */
 const char *backend_param(const struct backend_open_opts *opts, const char *key);
 

@@ -157,9 +157,6 @@ struct backend_ops {
 int backend_param_uint(const struct backend_open_opts *opts, const char *key,
 		       unsigned int max, unsigned int *out);
 
-/* The longest io-timeout the network backends take: a day, in seconds. */
-#define IO_TIMEOUT_MAX_S	86400
-
 /* Called by backends when @io is finished: 0 or -errno. */
 void backend_io_complete(struct backend_io *io, int result);
 

@@ -125,7 +125,7 @@ int backend_parse_size(const char *s, const char *what, uint64_t *out)
 
 	if (!s || !*s) {
 		msg_error("%s is empty: give a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
-			      what);
+			  what);
 		return -EINVAL;
 	}
 	if (!isdigit((unsigned char)*p))
@@ -161,11 +161,11 @@ int backend_parse_size(const char *s, const char *what, uint64_t *out)
 
 bad:
 	msg_error("%s '%s' is not a size: use a number of bytes with an optional K, M, G or T suffix (e.g. 64M)",
-		      what, s);
+		  what, s);
 	return -EINVAL;
 too_big:
 	msg_error("%s '%s' is too large: the limit is %" PRId64 " bytes (8E - 1)",
-		      what, s, INT64_MAX);
+		  what, s, INT64_MAX);
 	return -ERANGE;
 }
 
@@ -188,7 +188,7 @@ static int backend_load(const struct backend_ops *src, struct backend_ops *dst)
 	if (!dst->name || !dst->open || !dst->get_size || !dst->queue_init ||
 	    !dst->read) {
 		msg_error("backend '%s' lacks one of name, open, get_size, queue_init or read",
-			      dst->name ? dst->name : "?");
+			  dst->name ? dst->name : "?");
 		return -EINVAL;
 	}
 	return 0;

@@ -172,7 +172,7 @@ static int file_open_direct(struct file_disk *f, const struct backend_open_opts 
 	if (cache == FILE_CACHE_AUTO)
 		return 0;
 	msg_error("cannot use O_DIRECT on '%s': %s (offsets must be multiples of %u bytes, the block size is %u); use buffered caching or a larger --block-size",
-		      f->path, why, f->off_align, opts->block_size);
+		  f->path, why, f->off_align, opts->block_size);
 	return ret;
 }
 
@@ -225,13 +225,13 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 		ret = -errno;
 		if (ret == -EISDIR)
 			msg_error("'%s' is a directory, neither a regular file nor a block device",
-				      arg);
+				  arg);
 		else if (ret == -ENOENT)
 			msg_error("cannot open '%s': %m; check the path, or create the file first (e.g. truncate -s 1G %s)",
-				      arg, arg);
+				  arg, arg);
 		else if (!opts->readonly && (ret == -EACCES || ret == -EROFS || ret == -EPERM))
 			msg_error("cannot open '%s' for writing: %m; fix its permissions or add --read-only",
-				      arg);
+				  arg);
 		else
 			msg_error("cannot open '%s': %m", arg);
 		if (ret == -EISDIR)
@@ -251,7 +251,7 @@ static int file_open(const char *arg, const struct backend_open_opts *opts,
 		if (opts->block_size && lbs > opts->block_size) {
 			ret = -EINVAL;
 			msg_error("'%s' has %u-byte logical blocks, larger than the block size %u; use --block-size %u",
-				      arg, lbs, opts->block_size, lbs);
+				  arg, lbs, opts->block_size, lbs);
 			goto err;
 		}
 		if (!ioctl(f->fd, BLKPBSZGET, &pbs))
@@ -375,7 +375,7 @@ static int file_resize(void *handle, uint64_t size)
 			return (int)have;
 		if ((uint64_t)have < size) {
 			msg_error("'%s' is a block device of %lld bytes: grow it on the host first (e.g. losetup -c, lvextend), then resize the device",
-				      f->path, (long long)have);
+				  f->path, (long long)have);
 			return -EINVAL;
 		}
 		return 0;

@@ -65,7 +65,7 @@ static int mem_open(const char *arg, const struct backend_open_opts *opts,
 	if (ftruncate(m->fd, (off_t)size) < 0) {
 		ret = -errno;
 		msg_error("memory:%s: cannot size its memory file: %m; use a smaller size",
-			      arg);
+			  arg);
 		goto err_close;
 	}
 	/* Past the file's end nothing is touched: blk checks every range. */
@@ -74,7 +74,7 @@ static int mem_open(const char *arg, const struct backend_open_opts *opts,
 	if (m->base == MAP_FAILED) {
 		ret = -errno;
 		msg_error("cannot reserve %llu bytes of address space for memory:%s: %m; use a smaller size",
-			      (unsigned long long)m->reserved, arg);
+			  (unsigned long long)m->reserved, arg);
 		goto err_close;
 	}
 	*handlep = m;
@@ -179,7 +179,7 @@ static int mem_resize(void *handle, uint64_t size)
 
 	if (size > m->reserved) {
 		msg_error("a memory disk can grow to %llu bytes at most (the address space reserved at add); add a larger one instead",
-			      (unsigned long long)m->reserved);
+			  (unsigned long long)m->reserved);
 		return -EFBIG;
 	}
 	if (size < atomic_load(&m->size)) {
@@ -190,7 +190,7 @@ static int mem_resize(void *handle, uint64_t size)
 		int ret = -errno;
 
 		msg_error("cannot grow the memory disk to %llu bytes: %m",
-			      (unsigned long long)size);
+			  (unsigned long long)size);
 		return ret;
 	}
 	atomic_store(&m->size, size);

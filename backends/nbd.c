@@ -218,42 +218,42 @@ static int open_error(const char *uri, int ret, bool started)
 
 	if (ret == -ETIMEDOUT) {
 		msg_error("cannot reach the NBD server for '%s': no answer within %llu s; check the host and port, and that a firewall lets the connection through",
-			      uri, CONNECT_TIMEOUT_NS / NSEC_PER_SEC);
+			  uri, CONNECT_TIMEOUT_NS / NSEC_PER_SEC);
 		return -ETIMEDOUT;
 	}
 	if (!started && err == EINVAL) {
 		msg_error("'%s' is not a usable NBD URI (%s): write nbd://HOST[:PORT]/EXPORT, nbds://HOST[:PORT]/EXPORT for TLS, or nbd+unix:///EXPORT?socket=PATH",
-			      uri, msg);
+			  uri, msg);
 		return -EINVAL;
 	}
 	if (strstr(msg, "requires TLS")) {
 		msg_error("the NBD server for '%s' requires TLS: use nbds:// (or nbds+unix://) with its credentials in the URI (tls-certificates=DIR, or tls-psk-file=FILE with USER@)",
-			      uri);
+			  uri);
 		return -EPROTO;
 	}
 	if (strstr(msg, "refused TLS")) {
 		msg_error("the NBD server for '%s' does not offer TLS: use nbd:// (or nbd+unix://), or enable TLS on the server",
-			      uri);
+			  uri);
 		return -EPROTO;
 	}
 	if (strstr(msg, "TLS") || strstr(msg, "tls") || strstr(msg, "gnutls")) {
 		msg_error("TLS with the NBD server for '%s' failed (%s): check the server's TLS setup and the credentials in the URI (tls-certificates=DIR, or tls-psk-file=FILE with USER@), or use nbd:// if the server does not use TLS",
-			      uri, msg);
+			  uri, msg);
 		return -EPROTO;
 	}
 	if (strstr(msg, "no export")) {
 		msg_error("the NBD server for '%s' refused the export (%s): check the export name after the host (nbd://HOST/EXPORT) or in the path (nbd+unix:///EXPORT?socket=PATH)",
-			      uri, msg);
+			  uri, msg);
 		return -ENOENT;
 	}
 	if (strstr(msg, "disconnected") || strstr(msg, "closed") ||
 	    strstr(msg, "handshake")) {
 		msg_error("the NBD server for '%s' closed the connection during the handshake (%s): see the server's log; it may want TLS (nbds://), another export name, or fewer connections",
-			      uri, msg);
+			  uri, msg);
 		return -ECONNRESET;
 	}
 	msg_error("cannot reach the NBD server for '%s' (%s): check that the server is running and that the host, port or socket path is right",
-		      uri, msg);
+		  uri, msg);
 	return err ? -err : -EIO;
 }
 
@@ -313,7 +313,7 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 	size = nbd_get_size(h);
 	if (size < 0) {
 		msg_error("the NBD server for '%s' did not give the export's size (%s)",
-			      arg, nbd_msg());
+			  arg, nbd_msg());
 		ret = -EIO;
 		goto err_close;
 	}
@@ -326,8 +326,8 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 	v = nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM);
 	if (v > 0 && opts->block_size && v > opts->block_size) {
 		msg_error("the NBD export '%s' needs I/O in blocks of %" PRId64 " bytes: %s",
-			      arg, v, v <= 4096 ? "use --block-size 4096" :
-			      "no block size vduse-blk offers is that large");
+			  arg, v, v <= 4096 ? "use --block-size 4096" :
+			  "no block size vduse-blk offers is that large");
 		ret = -EINVAL;
 		goto err_close;
 	}
@@ -340,7 +340,7 @@ static int nbd_open(const char *arg, const struct backend_open_opts *opts,
 	d->multi_conn = nbd_can_multi_conn(h) == 1;
 	if (!d->multi_conn && opts->queues > 1) {
 		msg_error("the NBD server for '%s' does not advertise multi-conn, so one connection must carry everything: use --queues 1",
-			      arg);
+			  arg);
 		ret = -EINVAL;
 		goto err_close;
 	}
@@ -1062,7 +1062,7 @@ static int nbd_queue_init(void *handle, const struct backend_queue_env *env,
 	    epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->tfd, &ev) < 0) {
 		ret = -errno;
 		msg_error("nbd queue %u: cannot create its event descriptors: %m",
-			      env->index);
+			  env->index);
 		goto err;
 	}
 	/*
@@ -1128,7 +1128,7 @@ static void nbd_queue_fini(void *queue)
 	fail_all(q);
 	if (q->rl.suppressed)
 		msg_log(MSG_WARN, "nbd: queue %u: suppressed %u connection messages",
-			    q->index, q->rl.suppressed);
+			q->index, q->rl.suppressed);
 	close(q->epfd);
 	close(q->tfd);
 	free(q);

@@ -166,7 +166,7 @@ static int parse_option(struct rbd_disk *d, const char *spec, const char *opt,
 		return *dst[i] ? 0 : -ENOMEM;
 	}
 	msg_error("'rbd:%s': unknown option '%.*s': the options are conf=PATH, id=NAME and keyring=PATH, joined by '&'",
-		      spec, (int)n, opt);
+		  spec, (int)n, opt);
 	return -EINVAL;
 }
 
@@ -238,7 +238,7 @@ static int parse_spec(struct rbd_disk *d, const char *arg)
 
 bad:
 	msg_error("'rbd:%s' is not an RBD image: write rbd:POOL/IMAGE or rbd:POOL/NAMESPACE/IMAGE, with @SNAP for a snapshot and ?conf=PATH&id=NAME&keyring=PATH for the cluster",
-		      arg);
+		  arg);
 	return -EINVAL;
 }
 
@@ -409,7 +409,7 @@ static int rbd_disk_open(const char *arg, const struct backend_open_opts *opts,
 	}
 	if (d->snap && !opts->readonly) {
 		msg_error("rbd:%s is a snapshot, which cannot be written: add --read-only",
-			      d->label);
+			  d->label);
 		ret = -EROFS;
 		goto err;
 	}
@@ -427,7 +427,7 @@ static int rbd_disk_open(const char *arg, const struct backend_open_opts *opts,
 	conn_close(&c);
 	if (ret < 0) {
 		msg_error("rbd:%s: cannot get the image size: %s", d->label,
-			      strerror(-ret));
+			  strerror(-ret));
 		goto err;
 	}
 	atomic_store(&d->size, size);
@@ -506,9 +506,9 @@ static void helper_connect(struct rbd_disk *d)
 			break;
 		if (!logged)
 			msg_log(MSG_WARN, "rbd: %s: %s; %s", d->label, why,
-				    op_timeout || permanent_error(ret) ?
-				    "I/O fails until it works, retrying" :
-				    "I/O waits, retrying");
+				op_timeout || permanent_error(ret) ?
+				"I/O fails until it works, retrying" :
+				"I/O waits, retrying");
 		logged = true;
 		if (op_timeout || permanent_error(ret)) {
 			atomic_store(&d->state, CONN_BROKEN);
@@ -530,12 +530,12 @@ static void helper_connect(struct rbd_disk *d)
 		d->watching = rbd_update_watch(d->img, &d->watch, header_cb, d) == 0;
 	if (!d->snap && !d->watching)
 		msg_log(MSG_WARN, "rbd: %s: cannot watch the image header: a resize will not reach the device",
-			    d->label);
+			d->label);
 	atomic_store(&d->state, CONN_READY);
 	notify_queues(d);
 	if (logged) {
 		msg_log(MSG_INFO, "rbd: %s: connected after %llu s",
-			    d->label, (unsigned long long)((now_ns() - t0) / NSEC_PER_SEC));
+			d->label, (unsigned long long)((now_ns() - t0) / NSEC_PER_SEC));
 	}
 	/* The image may have changed between open and now. */
 	atomic_store(&d->header_changed, true);
@@ -552,7 +552,7 @@ static void refresh_size(struct rbd_disk *d)
 	old = atomic_exchange(&d->size, size);
 	if (old != size)
 		msg_log(MSG_INFO, "rbd: %s: the image is now %" PRIu64 " bytes (was %" PRIu64 ")",
-			    d->label, size, old);
+			d->label, size, old);
 }
 
 static void *helper_fn(void *arg)
@@ -629,7 +629,7 @@ static void rbd_disk_close(void *handle)
 	if (!d->helper_done) {
 		/* It is stuck in librbd; the process is about to exit anyway. */
 		msg_log(MSG_WARN, "rbd: %s: the cluster did not answer within %d s; closed without it",
-			    d->label, CLOSE_TIMEOUT_S);
+			d->label, CLOSE_TIMEOUT_S);
 		return;
 	}
 	pthread_join(d->helper, NULL);
@@ -877,7 +877,7 @@ static int rbd_queue_init(void *handle, const struct backend_queue_env *env,
 	pthread_mutex_unlock(&d->lock);
 	if (ret) {
 		msg_error("rbd:%s: cannot start the connection thread: %s",
-			      d->label, strerror(-ret));
+			  d->label, strerror(-ret));
 		close(q->efd);
 		free(q);
 		return ret;

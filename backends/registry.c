@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend-plugin.h"
+#include "macros.h"
 #include "registry.h"
 
 const struct backend_ops *(*const backend_registry[])(void) = {
@@ -104,12 +105,12 @@ static int backend_lookup(const char *spec, const struct backend_ops **opsp,
 			file = o;
 	}
 	slen = scheme_len(spec);
-	for (i = 0; slen && i < (int)(sizeof(optional_schemes) / sizeof(optional_schemes[0])); i++) {
+	for (i = 0; slen && i < (int)ARRAY_SIZE(optional_schemes); i++) {
 		if (strlen(optional_schemes[i].scheme) == slen &&
 		    !strncmp(spec, optional_schemes[i].scheme, slen)) {
 			msg_error("'%s' needs the %s backend, which this build of vduse-blk leaves out: build it with -D%s=enabled",
-				      spec, optional_schemes[i].backend,
-				      optional_schemes[i].backend);
+				  spec, optional_schemes[i].backend,
+				  optional_schemes[i].backend);
 			return -ENOTSUP;
 		}
 	}
@@ -118,7 +119,7 @@ static int backend_lookup(const char *spec, const struct backend_ops **opsp,
 
 		backend_list(append_prefix, known);
 		msg_error("unknown backend '%.*s:' in '%s': known backends are %s; to use a file whose name contains ':', write file:%s or ./%s",
-			      (int)slen, spec, spec, known, spec, spec);
+			  (int)slen, spec, spec, known, spec, spec);
 		return -EINVAL;
 	}
 	if (!file) {

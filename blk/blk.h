@@ -168,7 +168,6 @@ struct blk_stats_snapshot {
 	uint64_t lat_hist[BLK_LAT_BUCKETS];
 };
 
-
 struct blk_queue;
 
 /*
@@ -236,7 +235,7 @@ size_t blk_req_size(const struct blk_dev *dev);
 /*
  * Sets up @q for queue @index; @ring is the queue thread's io_uring (it
  * should have at least queue_size entries).  Call after FEATURES_OK.
- * Returns 0 or -errno with msg_last_error() or msg_last_error().
+ * Returns 0 or -errno with msg_last_error() naming the problem.
  */
 int blk_queue_init(struct blk_queue *q, struct blk_dev *dev, unsigned int index,
 		   struct vdk_vq *vq, struct io_uring *ring, blk_complete_fn complete);

@@ -30,8 +30,7 @@ int conf_write(FILE *f, const struct dev_opts *o)
 	return ferror(f) ? -EIO : 0;
 }
 
-/* Copies @v into @buf, refusing what does not fit rather than cutting it. */
-static int conf_copy(char *buf, size_t len, const char *v)
+int conf_copy(char *buf, size_t len, const char *v)
 {
 	if (strlen(v) >= len)
 		return -E2BIG;

@@ -112,7 +112,7 @@ static void *ctl_thread_fn(void *arg)
 	};
 	int ret;
 
-	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+	/* PR_SET_IO_FLUSHER's task flags come with the thread (harden_process). */
 	drop_privileges();
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {

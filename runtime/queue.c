@@ -5,8 +5,10 @@
  *
  * Thread model: queue_thread_start and queue_thread_stop run on the
  * control thread (the library's queue callbacks), queue_threads_abort_soon
- * and queue_threads_abort_now on any thread; everything else on the queue's own thread, which also
- * runs every model_queue_ops callback of its queue.
+ * and queue_threads_abort_now on any thread; everything else on the
+ * queue's own thread, which also runs every model_queue_ops callback of
+ * its queue.  It inherits the daemon's PR_SET_IO_FLUSHER task flags from
+ * the thread that starts it (see harden_process in daemon.c).
  *
  * The ring carries everything the thread waits for: a read on the kick
  * eventfd, a read on the stop eventfd, a poll on the model's descriptor
@@ -33,16 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "runtime.h"
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
 
 struct queue_thread {
 	struct queue_set *qs;
@@ -194,7 +191,7 @@ static unsigned int reap(struct queue_thread *qt)
  * lives in the queue set: the first break of a queue is logged, then at most
  * one line a minute that counts the rest.
  */
-#define BREAK_LOG_NS	(60 * 1000000000ull)
+#define BREAK_LOG_NS	(60 * NSEC_PER_SEC)
 
 static void log_break(struct queue_thread *qt)
 {
@@ -209,7 +206,7 @@ static void log_break(struct queue_thread *qt)
 	if (bl->suppressed)
 		msg_log(MSG_ERR, "%s (%u more breaks of this queue not logged in the last %llu s)",
 			vdk_last_error(), bl->suppressed,
-			(unsigned long long)((now - bl->logged_ns) / 1000000000ull));
+			(unsigned long long)((now - bl->logged_ns) / NSEC_PER_SEC));
 	else
 		msg_log(MSG_ERR, "%s", vdk_last_error());
 	bl->logged_ns = now;
@@ -304,9 +301,9 @@ static uint64_t notify_or_hold(struct queue_thread *qt)
  * well below that; a backend that has not answered by then is not going
  * to answer in time.
  */
-#define ABORT_GRACE_NS	(10 * 1000000000ull)
+#define ABORT_GRACE_NS	(10 * NSEC_PER_SEC)
 /* After the abort time, how often to fail what reached the backend since. */
-#define ABORT_RETRY_NS	(100 * 1000000ull)
+#define ABORT_RETRY_NS	(100 * NSEC_PER_MSEC)
 
 /* Moves the abort time to @at unless one as early is set already. */
 static void abort_by(struct queue_thread *qt, uint64_t at)
@@ -330,14 +327,13 @@ static void maybe_abort(struct queue_thread *qt)
 		return;
 	if (qt->ops->abort(qt->mq)) {
 		/* Once: later passes fail what arrived since, as stragglers. */
-		if (!qt->abort_logged && atomic_load(&qt->abort_forced))
-			msg_log(MSG_ERR, "queue %u: %llu requests failed with an I/O error: removal forced (del --force) while the backend had not answered them",
+		if (!qt->abort_logged)
+			msg_log(MSG_ERR, "queue %u: %llu requests failed with an I/O error: %s",
 				qt->index, (unsigned long long)
-				(n - qt->ops->inflight(qt->mq)));
-		else if (!qt->abort_logged)
-			msg_log(MSG_ERR, "queue %u: %llu requests failed with an I/O error: the backend did not answer them in time while the device was stopping",
-				qt->index, (unsigned long long)
-				(n - qt->ops->inflight(qt->mq)));
+				(n - qt->ops->inflight(qt->mq)),
+				atomic_load(&qt->abort_forced) ?
+				"removal forced (del --force) while the backend had not answered them" :
+				"the backend did not answer them in time while the device was stopping");
 		qt->abort_logged = true;
 		return;
 	}
@@ -377,8 +373,8 @@ static void wait_events(struct queue_thread *qt, uint64_t wait_ns)
 		io_uring_submit_and_wait(&qt->ring, 1);
 		return;
 	}
-	ts.tv_sec = wait_ns / 1000000000ull;
-	ts.tv_nsec = wait_ns % 1000000000ull;
+	ts.tv_sec = wait_ns / NSEC_PER_SEC;
+	ts.tv_nsec = wait_ns % NSEC_PER_SEC;
 	io_uring_submit_and_wait_timeout(&qt->ring, &cqe, 1, &ts, NULL);
 }
 
@@ -482,7 +478,6 @@ static void *queue_thread_fn(void *arg)
 	char why[256];
 	int ret;
 
-	prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
 	drop_privileges();
 	/* Room for a full queue of I/O plus the long-lived entries. */
 	ret = io_uring_queue_init(depth * 2 + 8, &qt->ring, 0);

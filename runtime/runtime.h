@@ -126,8 +126,8 @@ struct dev_opts {
 
 /*
  * The settings file: one key=value a line, the model's keys first, then
- * the runtime's (vhost, user, msg_timeout).  Values cannot hold a newline (commands
- * refuse them); lines have no length limit.  conf_read() needs
+ * the runtime's (vhost, user, msg_timeout).  Values cannot hold a newline
+ * (commands refuse them); lines have no length limit.  conf_read() needs
  * @o->model and @o->model_opts set; it resets everything else.
  */
 int conf_write(FILE *f, const struct dev_opts *o);
@@ -136,6 +136,11 @@ int conf_read(FILE *f, const char *name, struct dev_opts *o);
 int save_conf(const struct dev_opts *o);
 /* Reads the settings `add` saved for @name; 0 or -errno. */
 int load_conf(const char *name, struct dev_opts *o);
+/*
+ * For a model's conf_key: copies value @v into @buf, refusing (-E2BIG)
+ * what does not fit rather than cutting it.
+ */
+int conf_copy(char *buf, size_t len, const char *v);
 
 /* ---- privs.c ---- */
 

@@ -24,7 +24,6 @@
 #include "blk.h"
 #include "blk-model.h"
 
-
 struct blk_mq;
 
 /* One block device: its backend, its blk_dev, its queues' statistics. */
@@ -46,6 +45,7 @@ struct blk_model {
 struct blk_mq {
 	struct blk_model *bm;
 	struct queue_thread *qt;
+	bool fail_io;			/* the model's opts->fail_io, at hand */
 	struct blk_queue q;
 };
 
@@ -68,36 +68,35 @@ int blk_model_open_backend(struct backend *be, const struct blk_model_opts *opts
 static int model_open(const void *opts, void **m, char *why, size_t why_len)
 {
 	const struct blk_model_opts *o = opts;
-	struct backend_open_opts bo = { 0 };
+	struct backend_open_opts bo = {
+		.readonly = o->readonly,
+		.block_size = o->block_size,
+		.queues = o->num_queues,
+	};
+	const char *spec = o->backend;
 	struct backend_param params[2];
 	struct backend *be = NULL;
 	unsigned int n = 0;
 	char timeout[16];
 	int ret;
 
-	bo.readonly = o->readonly;
-	bo.block_size = o->block_size;
-	bo.queues = o->num_queues;
-	/* Only what was asked for: the backend refuses an option it lacks. */
-	if (o->cache != BLK_MODEL_CACHE_AUTO)
-		params[n++] = (struct backend_param){ "cache",
-			o->cache == BLK_MODEL_CACHE_DIRECT ? "direct" : "buffered" };
-	if (o->io_timeout_s) {
-		snprintf(timeout, sizeof(timeout), "%u", o->io_timeout_s);
-		params[n++] = (struct backend_param){ "io-timeout", timeout };
-	}
-	bo.params = params;
-	bo.nparams = n;
 	/*
 	 * A stand-in that never sees a request (mq_handle_req fails them
 	 * all); the kernel keeps the device's own capacity and features.
 	 */
 	if (o->fail_io)
-		ret = backend_open("null:1G", &(struct backend_open_opts){
-			.readonly = o->readonly, .block_size = o->block_size,
-			.queues = o->num_queues }, &be);
-	else
-		ret = backend_open(o->backend, &bo, &be);
+		spec = "null:1G";
+	/* Only what was asked for: the backend refuses an option it lacks. */
+	if (!o->fail_io && o->cache != BLK_MODEL_CACHE_AUTO)
+		params[n++] = (struct backend_param){ "cache",
+			o->cache == BLK_MODEL_CACHE_DIRECT ? "direct" : "buffered" };
+	if (!o->fail_io && o->io_timeout_s) {
+		snprintf(timeout, sizeof(timeout), "%u", o->io_timeout_s);
+		params[n++] = (struct backend_param){ "io-timeout", timeout };
+	}
+	bo.params = params;
+	bo.nparams = n;
+	ret = backend_open(spec, &bo, &be);
 	if (ret < 0) {
 		snprintf(why, why_len, "%s", msg_last_error());
 		return ret;
@@ -155,15 +154,6 @@ static void model_conf_reset(void *opts)
 	memset(opts, 0, sizeof(struct blk_model_opts));
 }
 
-/* Copies @v into @buf, refusing what does not fit rather than cutting it. */
-static int conf_copy(char *buf, size_t len, const char *v)
-{
-	if (strlen(v) >= len)
-		return -E2BIG;
-	strcpy(buf, v);
-	return 0;
-}
-
 static int model_conf_key(void *opts, const char *key, const char *v)
 {
 	struct blk_model_opts *o = opts;
@@ -210,6 +200,8 @@ static void print_backend(const char *name, const char *usage, void *opaque)
 	(void)name;
 	fprintf(out, "  %s\n", usage);
 }
+
+const unsigned int blk_model_io_timeout_max = IO_TIMEOUT_MAX_S;
 
 void blk_model_print_backends(FILE *out)
 {
@@ -508,6 +500,7 @@ static int mq_init(void *model, struct queue_thread *qt, unsigned int index,
 	}
 	mq->bm = bm;
 	mq->qt = qt;
+	mq->fail_io = bm->opts->fail_io;
 	ret = blk_queue_init(&mq->q, &bm->blk, index, vq, ring, mq_complete);
 	if (ret < 0) {
 		snprintf(why, why_len, "%s", msg_last_error());
@@ -527,7 +520,6 @@ static void mq_fini(void *p)
 	struct blk_model *bm = mq->bm;
 	struct blk_stats_snapshot snap;
 
-	msg_ratelimit_flush(&mq->q.rl);
 	pthread_mutex_lock(&bm->lock);
 	blk_stats_read(&mq->q.stats, &snap);
 	blk_stats_add(&bm->retired[mq->q.index], &snap);
@@ -548,7 +540,7 @@ static void mq_handle_req(void *p, struct vdk_req *req)
 {
 	struct blk_mq *mq = p;
 
-	if (mq->bm->opts->fail_io)
+	if (mq->fail_io)
 		blk_queue_fail_req(&mq->q, req);
 	else
 		blk_queue_handle_req(&mq->q, req);

@@ -46,6 +46,8 @@ extern const struct device_model blk_model;
 
 /* The backends and their usage lines, one "  USAGE\n" each, to @out. */
 void blk_model_print_backends(FILE *out);
+/* The longest --io-timeout the network backends take, in seconds. */
+extern const unsigned int blk_model_io_timeout_max;
 /*
  * Parses a size with an optional K, M, G or T suffix; 0, or -EINVAL with
  * the reason (naming @what) in @why.

@@ -232,7 +232,8 @@ int cmd_add(int argc, char **argv)
 			}
 			break;
 		case 'T':
-			if (!parse_uint("--io-timeout", optarg, 0, 86400, &o.blk.io_timeout_s))
+			if (!parse_uint("--io-timeout", optarg, 0, blk_model_io_timeout_max,
+					&o.blk.io_timeout_s))
 				return 1;
 			break;
 		case 'M':
