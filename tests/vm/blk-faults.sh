@@ -26,17 +26,6 @@ wait_drained() {
 	return 1
 }
 
-# Waits for the block device of vdpa device $1 to show up; prints it.
-vdpa_blockdev() {
-	local i blk
-	for i in $(seq 100); do
-		blk=$(ls /sys/bus/vdpa/devices/"$1"/virtio*/block 2>/dev/null | head -n1)
-		[ -n "$blk" ] && wait_blockdev "/dev/$blk" && { echo "/dev/$blk"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
 # Starts fio under load on $dev ($1: rw mode, $2: block size, $3: log);
 # sets $fio.  The fault must land while it runs and has I/O pending.
 load_start() {

@@ -16,24 +16,6 @@
 require_blk
 wait_s=${VDK_MSG_WAIT:-45}
 
-vdpa_blockdev() {
-	local i blk
-	for i in $(seq 100); do
-		blk=$(ls /sys/bus/vdpa/devices/"$1"/virtio*/block 2>/dev/null | head -n1)
-		[ -n "$blk" ] && wait_blockdev "/dev/$blk" && { echo "/dev/$blk"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
-# kill_daemon NAME: kill -9, as a crash would, and wait until it is gone.
-kill_daemon() {
-	local pid
-	pid=$(daemon_pid "$1") || fail "no daemon for $1"
-	kill -9 "$pid"
-	while [ -d /proc/"$pid" ]; do sleep 0.05; done
-}
-
 # 1. The default policy.
 truncate -s 64M /tmp/mt.img
 blk_add --name mt /tmp/mt.img

@@ -41,22 +41,29 @@ wait_blockdev() {
 	return 1
 }
 
+# Waits up to 10 s for the block device of vdpa device $1 (bound to
+# virtio_vdpa) to show up; prints it.
+vdpa_blockdev() {
+	local i blk
+	for i in $(seq 100); do
+		blk=$(ls /sys/bus/vdpa/devices/"$1"/virtio*/block 2>/dev/null | head -n1)
+		[ -n "$blk" ] && wait_blockdev "/dev/$blk" && { echo "/dev/$blk"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
 # Adds vdpa device $1 and binds it to virtio_vdpa (not vhost_vdpa, which
 # may also be loaded); prints the resulting /dev/vdX.
 vdpa_add_virtio() {
-	local name=$1 sys=/sys/bus/vdpa autoprobe blk n
+	local name=$1 sys=/sys/bus/vdpa autoprobe
 	autoprobe=$(cat $sys/drivers_autoprobe)
 	echo 0 > $sys/drivers_autoprobe
 	vdpa dev add name "$name" mgmtdev vduse || { echo "$autoprobe" > $sys/drivers_autoprobe; return 1; }
 	echo "$autoprobe" > $sys/drivers_autoprobe
 	echo virtio_vdpa > $sys/devices/"$name"/driver_override
 	echo "$name" > $sys/drivers/virtio_vdpa/bind || return 1
-	for n in $(seq 100); do
-		blk=$(ls $sys/devices/"$name"/virtio*/block 2>/dev/null | head -n1)
-		[ -n "$blk" ] && wait_blockdev "/dev/$blk" 10 && { echo "/dev/$blk"; return 0; }
-		sleep 0.1
-	done
-	return 1
+	vdpa_blockdev "$name"
 }
 
 # The filesystem round trip every block device must pass: mkfs.ext4, mount,
@@ -103,6 +110,19 @@ require_blk() {
 daemon_pid() {
 	"$BLK" list --json | grep -o "\"name\": \"$1\"[^}]*\"pid\": [0-9]*" |
 		grep -o '[0-9]*$'
+}
+
+# kill_daemon NAME: kills the daemon of NAME as a crash would (SIGKILL)
+# and waits up to 10 s until it is gone; sets $killed_pid.
+kill_daemon() {
+	local i
+	killed_pid=$(daemon_pid "$1") || fail "no daemon for $1"
+	kill -KILL "$killed_pid" || fail "kill -9 $killed_pid"
+	for i in $(seq 200); do
+		kill -0 "$killed_pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	fail "daemon $killed_pid survived SIGKILL"
 }
 
 # Adds a device with "$@" (which must include --name); sets $dev to the

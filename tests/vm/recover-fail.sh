@@ -86,9 +86,7 @@ check "del" "$BLK" del rfail
 # 5. A device left with a header-less state file (a crash mid-create):
 # del still removes the device and every file of it.
 blk_add --name rfail2 "$img"
-pid=$(daemon_pid rfail2)
-kill -KILL "$pid"
-while kill -0 "$pid" 2> /dev/null; do sleep 0.05; done
+kill_daemon rfail2
 printf '\000\000\000\000' | dd of=/run/vduse-blk/rfail2.state bs=1 conv=notrunc status=none
 expect_fail "rfail2 cannot be recovered; remove it with '$(basename "$BLK") del rfail2'" "$BLK" recover rfail2
 check "del after a refused recover" "$BLK" del rfail2
