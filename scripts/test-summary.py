@@ -14,7 +14,8 @@ A test whose VM run was repeated after a guest kernel trap (a
 "vm-run: RETRIED" line in its output, see tests/vm/run) still counts by
 its result, and is named on a line of its own so that it cannot hide.
 
-Prints a line per build and suite ("unit (plain): N passed, ..."), then,
+Prints a line per build and suite ("unit (plain): N passed, ...", with the
+names of the tests that failed or did not run under it), then,
 as the very last line, "N passed, N failed, N skipped".
 """
 import json
@@ -78,6 +79,13 @@ def results(build, retried):
     return got
 
 
+def short_list(names, most=10):
+    """The first @most names without their suite prefix, and how many more."""
+    shown = ", ".join(n.split(" / ", 1)[-1] for n in names[:most])
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return shown + more
+
+
 def main(argv):
     failed_steps, builds = [], []
     args = iter(argv)
@@ -102,18 +110,20 @@ def main(argv):
         counts = {}
         def bump(group, key, name=None):
             c = counts.setdefault(group, {"passed": 0, "failed": 0, "skipped": 0,
-                                          "not run": []})
+                                          "not run": [], "failed names": []})
             if key == "not run":
                 c[key].append(name)
             else:
                 c[key] += 1
+                if key == "failed":
+                    c["failed names"].append(name)
         for name, (result, suites) in got.items():
             if result in ("OK", "EXPECTEDFAIL"):
                 bump(group_of(suites), "passed")
             elif result == "SKIP":
                 bump(group_of(suites), "skipped")
             else:
-                bump(group_of(suites), "failed")
+                bump(group_of(suites), "failed", f"{name} ({result})")
         if want is None:
             print(f"{label} ({build}): no test list (the build was never set up)")
         else:
@@ -128,10 +138,10 @@ def main(argv):
             if want is not None:
                 line += f", {notrun} of {c['passed'] + c['failed'] + c['skipped'] + notrun} listed not run"
             print(line)
+            if c["failed names"]:
+                print(f"  failed: {short_list(c['failed names'])}")
             if notrun:
-                shown = ", ".join(n.split(" / ", 1)[-1] for n in c["not run"][:10])
-                more = f" and {notrun - 10} more" if notrun > 10 else ""
-                print(f"  not run: {shown}{more}")
+                print(f"  not run: {short_list(c['not run'])}")
             total["passed"] += c["passed"]
             total["skipped"] += c["skipped"]
             total["failed"] += c["failed"] + notrun
