@@ -34,10 +34,20 @@ mkdir -p /tmp/mp && check "mount" mount "$dev" /tmp/mp
 # Lazily: a fs whose daemon died would hang a plain umount.
 at_exit "umount -l /tmp/mp 2>/dev/null"
 
-# The hog leaves 80 MiB available; it is the first the OOM killer takes
+# Dirty pages are capped (32 MiB, writeback from 16 MiB) so that the
+# writer waits for writeback rather than filling what memory is left: with
+# the kernel's ratios on a guest this small, reclaim could fall behind
+# and the OOM killer take the hog, ending the pressure early.
+for k in dirty_bytes dirty_background_bytes; do
+	at_exit "echo $(cat /proc/sys/vm/${k%_bytes}_ratio) > /proc/sys/vm/${k%_bytes}_ratio"
+done
+echo $((32 << 20)) > /proc/sys/vm/dirty_bytes || fail "vm.dirty_bytes"
+echo $((16 << 20)) > /proc/sys/vm/dirty_background_bytes || fail "vm.dirty_background_bytes"
+
+# The hog leaves 68 MiB available; it is the first the OOM killer takes
 # should the kernel need more, never the daemon.
 avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
-hog_mb=$((avail - 80))
+hog_mb=$((avail - 68))
 [ $hog_mb -gt 100 ] || fail "only $avail MiB available: the guest is not the one this test expects"
 python3 -c "
 import os, sys, time
