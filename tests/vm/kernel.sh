@@ -125,6 +125,10 @@ build_initramfs() {
 	touch "$cache/initrd.ok"
 }
 
+# VM tests run two at a time, and each asks for the cache: one of them
+# fills it while the other waits.
+exec 9> "$cache/.lock"
+flock 9
 fetch_kernel
 build_initramfs
 echo "$cache"

@@ -23,7 +23,7 @@ export VDK_VM=qemu
 out=$("$run" -q -- sh -c 'pwd; test -w /tmp && test ! -w "$PWD"') ||
 	fail "guest /tmp should be writable and the host root read-only"
 [ "$out" = "$PWD" ] || fail "guest ran in '$out', expected '$PWD'"
-"$run" -q -t 5 -- sleep 60; [ $? = 124 ] || fail "a hung guest should fail with 124 at the timeout"
+"$run" -q -t 10 -- sleep 60; [ $? = 124 ] || fail "a hung guest should fail with 124 at the timeout"
 
 # A guest that dies is a failure (125), except once for the breakpoint trap
 # TCG can cause while the kernel patches its code ("Oops: int3").
