@@ -107,21 +107,17 @@ def main(argv):
     for label, build, suite in builds:
         got = results(build, retried)
         want = listed(build, suite)
+        # group -> outcome -> the names with that outcome; counts are lengths.
         counts = {}
-        def bump(group, key, name=None):
-            c = counts.setdefault(group, {"passed": 0, "failed": 0, "skipped": 0,
-                                          "not run": [], "failed names": []})
-            if key == "not run":
-                c[key].append(name)
-            else:
-                c[key] += 1
-                if key == "failed":
-                    c["failed names"].append(name)
+        def bump(group, key, name):
+            c = counts.setdefault(group, {"passed": [], "failed": [], "skipped": [],
+                                          "not run": []})
+            c[key].append(name)
         for name, (result, suites) in got.items():
             if result in ("OK", "EXPECTEDFAIL"):
-                bump(group_of(suites), "passed")
+                bump(group_of(suites), "passed", name)
             elif result == "SKIP":
-                bump(group_of(suites), "skipped")
+                bump(group_of(suites), "skipped", name)
             else:
                 bump(group_of(suites), "failed", f"{name} ({result})")
         if want is None:
@@ -131,20 +127,18 @@ def main(argv):
                 if name not in got:
                     bump(group_of(suites_of(name)), "not run", name)
         for group in sorted(counts, key=lambda g: (GROUPS + (g,)).index(g)):
-            c = counts[group]
-            notrun = len(c["not run"])
-            line = (f"{group} ({label}): {c['passed']} passed, {c['failed']} failed, "
-                    f"{c['skipped']} skipped")
+            n = {key: len(names) for key, names in counts[group].items()}
+            line = (f"{group} ({label}): {n['passed']} passed, {n['failed']} failed, "
+                    f"{n['skipped']} skipped")
             if want is not None:
-                line += f", {notrun} of {c['passed'] + c['failed'] + c['skipped'] + notrun} listed not run"
+                line += f", {n['not run']} of {sum(n.values())} listed not run"
             print(line)
-            if c["failed names"]:
-                print(f"  failed: {short_list(c['failed names'])}")
-            if notrun:
-                print(f"  not run: {short_list(c['not run'])}")
-            total["passed"] += c["passed"]
-            total["skipped"] += c["skipped"]
-            total["failed"] += c["failed"] + notrun
+            for key in ("failed", "not run"):
+                if n[key]:
+                    print(f"  {key}: {short_list(counts[group][key])}")
+            total["passed"] += n["passed"]
+            total["skipped"] += n["skipped"]
+            total["failed"] += n["failed"] + n["not run"]
     if retried:
         print(f"{len(retried)} run twice after a guest kernel trap: {', '.join(retried)}")
     print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")

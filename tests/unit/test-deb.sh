@@ -14,8 +14,9 @@ for t in dpkg-buildpackage dh lintian; do
 done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-# Nothing of the surrounding meson test run leaks into the package build.
-unset LD_LIBRARY_PATH MALLOC_PERTURB_ MESON_TESTTHREADS
+# Nothing of the surrounding meson test run leaks into the package build,
+# and LINTIAN=0 in the caller's environment cannot skip lintian.
+unset LD_LIBRARY_PATH MALLOC_PERTURB_ MESON_TESTTHREADS LINTIAN
 "$src/scripts/build-deb.sh" "$out" > "$out/run.log" 2>&1 || {
 	cat "$out/run.log" >&2
 	fail "scripts/build-deb.sh failed (dpkg-buildpackage or lintian errors)"

@@ -38,9 +38,9 @@ at_exit "umount -l /tmp/mp 2>/dev/null"
 # writer waits for writeback rather than filling what memory is left: with
 # the kernel's ratios on a guest this small, reclaim could fall behind
 # and the OOM killer take the hog, ending the pressure early.
-for k in dirty_bytes dirty_background_bytes; do
-	at_exit "echo $(cat /proc/sys/vm/${k%_bytes}_ratio) > /proc/sys/vm/${k%_bytes}_ratio"
-done
+# Writing a ratio back clears the byte limit, as before the test.
+at_exit "echo $(cat /proc/sys/vm/dirty_ratio) > /proc/sys/vm/dirty_ratio"
+at_exit "echo $(cat /proc/sys/vm/dirty_background_ratio) > /proc/sys/vm/dirty_background_ratio"
 echo $((32 << 20)) > /proc/sys/vm/dirty_bytes || fail "vm.dirty_bytes"
 echo $((16 << 20)) > /proc/sys/vm/dirty_background_bytes || fail "vm.dirty_background_bytes"
 
