@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define VDUSEKIT_VERSION_MAJOR 0
-#define VDUSEKIT_VERSION_MINOR 1
+#define VDUSEKIT_VERSION_MINOR 2
 
 /* Longest device name the kernel accepts, without the terminating NUL. */
 #define VDK_NAME_MAX 255
@@ -115,6 +115,7 @@ struct vdk_dev_ops {
  * @config: device config space, copied; @config_size bytes (<= 4096).
  * @ops: callbacks, may be NULL; must outlive the device.
  * @opaque: returned by vdk_dev_opaque().
+ * @flags: VDK_DEV_* bits below, 0 for the usual device.
  * @state_path: NULL, or a file (on tmpfs, e.g. under /run) where the library
  *	  keeps what the kernel does not: per queue, the position in the ring
  *	  and the requests in flight.  With it, another process can adopt the
@@ -134,7 +135,20 @@ struct vdk_dev_config {
 	const struct vdk_dev_ops *ops;
 	void *opaque;
 	const char *state_path;
+	uint32_t flags;
 };
+
+/*
+ * Another process walks the rings (a vhost-user back-end the application
+ * hands them to, see vdk_vq_rings()).  So the device offers exactly
+ * @features (plus ACCESS_PLATFORM, which VDUSE requires): only what that
+ * walker implements; vdk_vq_pop() and vdk_vq_push() are not used and the
+ * state file keeps no requests in flight; and a queue adopted by
+ * vdk_dev_resume() starts again at its used index (vdk_vq_rings()'s
+ * avail_base), the oldest request not completed if completions come in
+ * order.
+ */
+#define VDK_DEV_RINGS_ELSEWHERE	(1U << 0)
 
 /* Which vdpa bus driver consumes the device once attached. */
 enum vdk_bus {
@@ -367,6 +381,51 @@ bool vdk_vq_broken(const struct vdk_vq *vq);
 
 /** vdk_vq_inflight() - requests popped and not yet pushed or freed. */
 unsigned int vdk_vq_inflight(const struct vdk_vq *vq);
+
+/* ---- Handing the rings to another process (since 0.2) ---- */
+
+/**
+ * struct vdk_vq_rings - where a started queue's rings are.
+ * @num: ring size.  @desc, @avail, @used: IOVAs of the three parts (split
+ * layout).  @avail_base: the avail index the device starts from.
+ */
+struct vdk_vq_rings {
+	uint32_t num;
+	uint16_t avail_base;
+	uint64_t desc, avail, used;
+};
+
+/**
+ * vdk_vq_rings() - the rings of @vq, valid from queue_start until
+ * queue_stop; -ENODEV while the queue is stopped.  Any thread.
+ */
+int vdk_vq_rings(const struct vdk_vq *vq, struct vdk_vq_rings *rings);
+
+/**
+ * vdk_vq_ring_indices() - the driver's avail index and the device's used
+ * index, read from the rings now (for statistics of a queue that another
+ * process serves).  -ENODEV while the queue is stopped.  Any thread.
+ */
+int vdk_vq_ring_indices(const struct vdk_vq *vq, uint16_t *avail_idx,
+			uint16_t *used_idx);
+
+/**
+ * vdk_vq_interrupt() - interrupt the driver of @vq now, unconditionally
+ * (the ring walker that completed requests decided it was wanted).
+ * 0 or -errno.  Any thread.
+ */
+int vdk_vq_interrupt(struct vdk_vq *vq);
+
+/**
+ * vdk_dev_iova_fd() - the file behind IOVA @iova of a device attached to
+ * virtio_vdpa, for another process to map.  Returns a new descriptor the
+ * caller owns (close it), with the IOTLB entry's first and last IOVA and
+ * the file offset of the first in *@start, *@last and *@offset.  With
+ * virtio_vdpa the bounce buffer and the rings share one file whose offset
+ * equals the IOVA.  -EFAULT if nothing is mapped at @iova.  Any thread.
+ */
+int vdk_dev_iova_fd(struct vdk_dev *dev, uint64_t iova, uint64_t *start,
+		    uint64_t *last, uint64_t *offset);
 
 #ifdef __cplusplus
 }

@@ -170,7 +170,11 @@ static struct vdk_dev *dev_alloc(const struct vdk_dev_config *cfg)
 		dev->ops = *cfg->ops;
 	dev->opaque = cfg->opaque;
 	dev->device_id = cfg->device_id;
-	dev->features = cfg->features | VDK_LIB_FEATURES;
+	dev->flags = cfg->flags;
+	if (cfg->flags & VDK_DEV_RINGS_ELSEWHERE)
+		dev->features = cfg->features | (1ULL << VDK_F_ACCESS_PLATFORM);
+	else
+		dev->features = cfg->features | VDK_LIB_FEATURES;
 	dev->num_queues = cfg->num_queues;
 	dev->queue_size = cfg->queue_size;
 	dev->config_size = cfg->config_size;
@@ -186,6 +190,35 @@ static struct vdk_dev *dev_alloc(const struct vdk_dev_config *cfg)
 		vq->inject_irq = dev_inject_irq;
 	}
 	return dev;
+}
+
+VDK_EXPORT int vdk_dev_iova_fd(struct vdk_dev *dev, uint64_t iova,
+				uint64_t *start, uint64_t *last, uint64_t *offset)
+{
+	struct vduse_iotlb_entry entry = { .start = iova, .last = iova };
+	int fd;
+
+	fd = ioctl(dev->fd, VDUSE_IOTLB_GET_FD, &entry);
+	if (fd < 0) {
+		if (errno == EINVAL)
+			return vdk_set_error(-EFAULT,
+					     "IOVA 0x%llx is not mapped by the driver",
+					     (unsigned long long)iova);
+		return vdk_set_error(-errno, "VDUSE_IOTLB_GET_FD(0x%llx) failed: %s",
+				     (unsigned long long)iova, strerror(errno));
+	}
+	if (entry.last < entry.start || iova < entry.start || iova > entry.last) {
+		close(fd);
+		return vdk_set_error(-EIO,
+				     "kernel returned a bad IOTLB entry [0x%llx, 0x%llx] for IOVA 0x%llx",
+				     (unsigned long long)entry.start,
+				     (unsigned long long)entry.last,
+				     (unsigned long long)iova);
+	}
+	*start = entry.start;
+	*last = entry.last;
+	*offset = entry.offset;
+	return fd;
 }
 
 /* Stops @vq's dataplane: tells the application, then drops the kick fd. */
@@ -568,10 +601,14 @@ static int vq_start(struct vdk_dev *dev, struct vdk_vq *vq, bool resume)
 			    info.split.avail_index, dev->driver_features);
 	if (ret)
 		return ret;
-	if (resume)
+	if (dev->flags & VDK_DEV_RINGS_ELSEWHERE) {
+		if (resume)
+			vq_restart_at_used(vq);
+	} else if (resume) {
 		ret = vq_log_recover(vq);
-	else
+	} else {
 		vq_log_start(vq);
+	}
 	if (ret)
 		goto err_rings;
 

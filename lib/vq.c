@@ -782,6 +782,39 @@ VDK_EXPORT unsigned int vdk_vq_inflight(const struct vdk_vq *vq)
 	return vq->inflight;
 }
 
+void vq_restart_at_used(struct vdk_vq *vq)
+{
+	vq->used_idx = ld16_acquire(&vq->used->idx);
+	vq->last_avail_idx = vq->used_idx;
+}
+
+VDK_EXPORT int vdk_vq_rings(const struct vdk_vq *vq, struct vdk_vq_rings *rings)
+{
+	if (!vq->num)
+		return vdk_set_error(-ENODEV, "queue %u is not running", vq->index);
+	rings->num = vq->num;
+	rings->avail_base = vq->last_avail_idx;
+	rings->desc = vq->desc_iova;
+	rings->avail = vq->avail_iova;
+	rings->used = vq->used_iova;
+	return 0;
+}
+
+VDK_EXPORT int vdk_vq_ring_indices(const struct vdk_vq *vq, uint16_t *avail_idx,
+				   uint16_t *used_idx)
+{
+	if (!vq->num)
+		return vdk_set_error(-ENODEV, "queue %u is not running", vq->index);
+	*avail_idx = ld16_acquire(&vq->avail->idx);
+	*used_idx = ld16_acquire(&vq->used->idx);
+	return 0;
+}
+
+VDK_EXPORT int vdk_vq_interrupt(struct vdk_vq *vq)
+{
+	return vq->inject_irq(vq);
+}
+
 size_t vq_log_size(unsigned int max_size)
 {
 	size_t n = sizeof(struct vq_log) + sizeof(uint64_t) * max_size;

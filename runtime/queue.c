@@ -461,6 +461,25 @@ static void run_queue(struct queue_thread *qt)
 	notify(qt);
 }
 
+/*
+ * A queue whose rings another process walks: all that is left here is to
+ * turn its interrupt requests into the driver's interrupts.
+ */
+static void run_relay(struct queue_thread *qt)
+{
+	arm_poll(qt);
+	while (!atomic_load(&qt->stop)) {
+		arm_stop(qt);
+		wait_events(qt, 0);
+		reap(qt);
+		if (qt->poll_ready) {
+			qt->poll_ready = false;
+			qt->ops->process(qt->mq);
+			arm_poll(qt);
+		}
+	}
+}
+
 static void start_done(struct queue_thread *qt, int status)
 {
 	pthread_mutex_lock(&qt->start_lock);
@@ -495,14 +514,17 @@ static void *queue_thread_fn(void *arg)
 		start_done(qt, ret);
 		return NULL;
 	}
-	qt->req_size = qt->ops->req_size(qt->mq);
-	qt->coalesce = qt->ops->poll_fd(qt->mq) >= 0;
-	qt->batch_max = depth;
-
 	arm_stop(qt);
-	start_done(qt, 0);
-
-	run_queue(qt);
+	if (qt->ops->rings_elsewhere) {
+		start_done(qt, 0);
+		run_relay(qt);
+	} else {
+		qt->req_size = qt->ops->req_size(qt->mq);
+		qt->coalesce = qt->ops->poll_fd(qt->mq) >= 0;
+		qt->batch_max = depth;
+		start_done(qt, 0);
+		run_queue(qt);
+	}
 
 	qt->ops->fini(qt->mq);
 	io_uring_queue_exit(&qt->ring);

@@ -174,6 +174,14 @@ struct queue_thread;
  */
 struct model_queue_ops {
 	/*
+	 * The model hands the rings to another process (a vhost-user
+	 * back-end) in ->init and takes them back in ->fini: the thread then
+	 * never watches kicks or pops, and only runs ->process when
+	 * ->poll_fd is ready (the back-end's interrupt requests).  Of the
+	 * other callbacks only init, fini, poll_fd and process are called.
+	 */
+	bool rings_elsewhere;
+	/*
 	 * Sets up the model's state of queue @index and puts it in *@mq.
 	 * @ring is the thread's io_uring, which the model may use for its I/O
 	 * (CQEs that are not the runtime's own go to ->cqe).  The model hands

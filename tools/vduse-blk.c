@@ -67,6 +67,10 @@ void usage(FILE *out)
 "Backends:\n");
 	blk_model_print_backends(out);
 	fprintf(out,
+"  vhost-user:PATH         a vhost-user-blk back-end's socket (qemu-storage-daemon,\n"
+"                          SPDK, ...): it walks the rings itself, the data never\n"
+"                          passes through " PROG "; takes --name, --queues (at most\n"
+"                          the back-end's), --queue-size, --read-only\n"
 "  Sizes take K, M, G or T (powers of 1024).\n"
 "\n"
 "Needs root and the vduse, vdpa and virtio_vdpa (or vhost_vdpa) modules:\n"
@@ -168,6 +172,8 @@ int cmd_add(int argc, char **argv)
 		.dev = { .msg_timeout_s = MSG_TIMEOUT_DEFAULT_S },
 	};
 	struct dev_opts *dev = &o.dev;
+	const char *not_bridged = NULL;
+	bool queues_given = false;
 	char why[512], sock[128];
 	uid_t uid;
 	gid_t gid;
@@ -191,6 +197,7 @@ int cmd_add(int argc, char **argv)
 			dev->name = optarg;
 			break;
 		case 'q':
+			queues_given = true;
 			if (!parse_uint("--queues", optarg, 1, ADD_QUEUES_MAX, &o.blk.num_queues))
 				return 1;
 			break;
@@ -205,6 +212,7 @@ int cmd_add(int argc, char **argv)
 			}
 			break;
 		case 'b':
+			not_bridged = "--block-size (the back-end sets it)";
 			if (strcmp(optarg, "512") && strcmp(optarg, "4096")) {
 				msg_err("--block-size is 512 or 4096, not '%s'", optarg);
 				return 1;
@@ -215,11 +223,13 @@ int cmd_add(int argc, char **argv)
 			o.blk.readonly = true;
 			break;
 		case 'S':
+			not_bridged = "--serial (the back-end answers GET_ID)";
 			if (!check_serial(optarg))
 				return 1;
 			o.blk.serial = optarg;
 			break;
 		case 'C':
+			not_bridged = "--cache (the back-end opens the storage)";
 			if (!strcmp(optarg, "auto")) {
 				o.blk.cache = BLK_MODEL_CACHE_AUTO;
 			} else if (!strcmp(optarg, "direct")) {
@@ -232,6 +242,7 @@ int cmd_add(int argc, char **argv)
 			}
 			break;
 		case 'T':
+			not_bridged = "--io-timeout (not supported for vhost-user yet)";
 			if (!parse_uint("--io-timeout", optarg, 0, blk_model_io_timeout_max,
 					&o.blk.io_timeout_s))
 				return 1;
@@ -242,6 +253,7 @@ int cmd_add(int argc, char **argv)
 				return 1;
 			break;
 		case 'V':
+			not_bridged = "--vhost (give the VM the back-end's socket directly)";
 			dev->vhost = true;
 			break;
 		case 'f':
@@ -279,6 +291,15 @@ int cmd_add(int argc, char **argv)
 		msg_err("the BACKEND spec must be one line of at most %zu bytes",
 			sizeof(o.blk.backend_buf) - 1);
 		return 1;
+	}
+	if (model_for_spec(o.blk.backend) == &bridge_model) {
+		if (not_bridged) {
+			msg_err("a vhost-user back-end does not take %s", not_bridged);
+			return 1;
+		}
+		/* 0: as many as the back-end serves. */
+		if (!queues_given)
+			o.blk.num_queues = 0;
 	}
 	if (dev->user && resolve_user(dev->user, &uid, &gid, why, sizeof(why)) < 0) {
 		msg_err("--user: %s", why);
@@ -346,7 +367,8 @@ int cmd_recover(int argc, char **argv)
 			"'" PROG " del %s' removes it", name, RUN_DIR, name, name);
 		return 1;
 	}
-	if (blk_model.lost_with_daemon(&o.blk, what, sizeof(what))) {
+	add_opts_init(&o);
+	if (o.dev.model->lost_with_daemon(&o.blk, what, sizeof(what))) {
 		msg_err("%s was %s: its data died with its daemon, so serving "
 			"it again would hand the kernel an empty disk; remove it with '"
 			PROG " del %s'", name, what, name);

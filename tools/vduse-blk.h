@@ -7,6 +7,8 @@
  *   cmds.c        list, del, resize, stats: clients of the control socket
  *   blk-model.c   the virtio-blk device model (blk-model.h): the only file
  *                 here that includes blk.h and backend.h
+ *   bridge-model.c  virtio-blk rings handed to a vhost-user back-end
+ *                 (bridge-model.h)
  *
  * The daemon itself (device lifecycle, keeper, control thread, queue
  * threads, control socket, settings file, privileges, messages) is the
@@ -21,6 +23,7 @@
 #include <stdio.h>
 
 #include "blk-model.h"
+#include "bridge-model.h"
 #include "runtime.h"
 #include "vdusekit.h"
 
@@ -41,10 +44,13 @@ struct add_opts {
 	struct blk_model_opts blk;
 };
 
-/* Points @o->dev at the block model and its options (zeroes nothing). */
+/*
+ * Points @o->dev at the model that serves @o->blk.backend (the block
+ * model while there is none yet) and its options (zeroes nothing).
+ */
 static inline void add_opts_init(struct add_opts *o)
 {
-	o->dev.model = &blk_model;
+	o->dev.model = model_for_spec(o->blk.backend);
 	o->dev.model_opts = &o->blk;
 }
 
