@@ -373,15 +373,20 @@ static int hand_ring(struct bridge *b, struct bridge_q *q, unsigned int base)
 	a.desc = ua + r.desc;
 	a.avail = ua + r.avail;
 	a.used = ua + r.used;
-	ret = vu_set_vring_num(&b->conn, q->index, r.num);
+	/*
+	 * The call fd first: a back-end may start on the ring as soon as it
+	 * has the kick fd (with kicks pending, at once), and libvhost-user
+	 * gives up on a connection whose ring completes with no call fd.
+	 */
+	ret = vu_set_vring_call(&b->conn, q->index, q->call_fd);
+	if (ret == 0)
+		ret = vu_set_vring_num(&b->conn, q->index, r.num);
 	if (ret == 0)
 		ret = vu_set_vring_base(&b->conn, q->index, base);
 	if (ret == 0)
 		ret = vu_set_vring_addr(&b->conn, q->index, &a);
 	if (ret == 0)
 		ret = vu_set_vring_kick(&b->conn, q->index, vdk_vq_kick_fd(q->vq));
-	if (ret == 0)
-		ret = vu_set_vring_call(&b->conn, q->index, q->call_fd);
 	if (ret == 0)
 		ret = vu_set_vring_enable(&b->conn, q->index, true);
 	if (ret == 0)
@@ -425,6 +430,9 @@ static void resume_backend(struct bridge *b)
 			ret = vdk_vq_ring_indices(q->vq, &avail, &used);
 		if (ret == 0) {
 			ret = hand_ring(b, q, used);
+			/* Kicks went to the old back-end: make the new one look. */
+			if (ret == 0)
+				eventfd_write(vdk_vq_kick_fd(q->vq), 1);
 			if (ret == 0 && avail != used)
 				msg_log(MSG_INFO, "queue %u: %u request%s in flight when the back-end "
 					"went are submitted again", i, (uint16_t)(avail - used),
@@ -441,11 +449,17 @@ static void resume_backend(struct bridge *b)
 	b->reconnects++;
 }
 
-static void try_reconnect(struct bridge *b)
+/*
+ * Tries to reach the back-end again, once a second; lock held.  A
+ * back-end that comes back with another size (restarted over a grown
+ * file) changes the device's: the new capacity, or 0, goes in *@cap.
+ */
+static void try_reconnect(struct bridge *b, uint64_t *old, uint64_t *cap)
 {
 	char why[300];
 	uint64_t now = now_ns();
 	uint64_t f = b->conn.features, missing;
+	uint64_t was = b->config.capacity;
 
 	if (now < b->next_try_ns)
 		return;
@@ -453,6 +467,10 @@ static void try_reconnect(struct bridge *b)
 	if (bridge_connect(b, why, sizeof(why)) < 0) {
 		msg_log_ratelimited(&b->rl, MSG_INFO, "%s", why);
 		return;
+	}
+	if (b->config.capacity != was) {
+		*old = was;
+		*cap = b->config.capacity;
 	}
 	/* The driver negotiated with the old back-end: the new one must do as much. */
 	missing = b->driver_features & ~b->conn.features & ~LOCAL_FEATURES;
@@ -508,12 +526,15 @@ static void model_watch(void *m)
 	if (b->conn.fd >= 0 && vu_hung_up(&b->conn))
 		lose_backend(b, "it closed the connection");
 	if (b->conn.fd < 0) {
-		try_reconnect(b);
+		try_reconnect(b, &old, &cap);
 	} else {
 		do {
 			ret = vu_backend_request(&b->conn, &req);
 			if (ret == 0 && req == VU_BACKEND_CONFIG_CHANGE)
 				cap = refresh_config(b, &old);
+			else if (ret == 0 && req)
+				msg_log_ratelimited(&b->rl, MSG_INFO,
+						    "ignored request %u of the back-end", req);
 		} while (ret == 0 && req);
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -621,9 +642,9 @@ static void model_resize(void *m, const char *arg, struct out *o)
 	if (cap != old)
 		pass_capacity(b, old, cap);
 	if (cap << 9 != size) {
-		out_printf(o, "ERR the back-end serves %" PRIu64 " bytes; resize it there "
-			   "(qemu-storage-daemon: QMP block_resize) and the device follows\n",
-			   cap << 9);
+		out_printf(o, "ERR the back-end serves %" PRIu64 " bytes; the size is the "
+			   "back-end's to change, and the device follows it when the back-end "
+			   "reports a config change or reconnects\n", cap << 9);
 		return;
 	}
 	out_printf(o, "OK\n");
@@ -738,7 +759,8 @@ static void mq_process(void *p)
 		return;
 	count_used(q);
 	ret = vdk_vq_interrupt(q->vq);
-	if (ret < 0)
+	/* -EINVAL: before DRIVER_OK took effect; the driver looks anyway. */
+	if (ret < 0 && ret != -EINVAL)
 		msg_log_ratelimited(&q->rl, MSG_ERR, "queue %u: interrupt: %s",
 				    q->index, strerror(-ret));
 	atomic_fetch_add(&q->irqs, 1);

@@ -180,7 +180,7 @@ static int request_stop(const char *name, bool force)
 int cmd_del(int argc, char **argv)
 {
 	char reply[4096];
-	struct add_opts o;
+	struct add_opts o = { 0 };
 	const char *name;
 	bool force = false;
 	int i, ret, wait_s;

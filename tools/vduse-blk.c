@@ -326,7 +326,7 @@ int cmd_add(int argc, char **argv)
 /* `recover NAME`: a new daemon for a device whose daemon died. */
 int cmd_recover(int argc, char **argv)
 {
-	struct add_opts o;
+	struct add_opts o = { 0 };
 	bool foreground = false;
 	char reply[64], what[4200];
 	int i, ret;

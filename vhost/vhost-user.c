@@ -246,6 +246,9 @@ static int read_full(struct vu_conn *c, int fd, void *buf, size_t len,
 		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		/* The peer closed with bytes of ours unread: closed all the same. */
+		if (n < 0 && errno == ECONNRESET)
+			return -EPIPE;
 		if (n < 0)
 			return -errno;
 		close_fds(&mh);
@@ -366,6 +369,11 @@ int vu_negotiate(struct vu_conn *c, uint64_t want_protocol)
 
 	c->protocol = 0;
 	c->queue_num = 0;
+	/* A channel of an earlier negotiation would leak when replaced. */
+	if (c->req_fd >= 0) {
+		close(c->req_fd);
+		c->req_fd = -1;
+	}
 	ret = tell(c, VU_SET_OWNER, NULL, 0, NULL, 0);
 	if (ret < 0)
 		return ret;
@@ -530,9 +538,10 @@ int vu_backend_request(struct vu_conn *c, uint32_t *req)
 	if (ret == 0 && hdr.size > sizeof(body))
 		ret = fail(c, -EPROTO, "the back-end sent a request of %u bytes; at most %zu",
 			   hdr.size, sizeof(body));
-	else if (ret == 0)
-		ret = read_full(c, c->req_fd, body, hdr.size, deadline);
-	else
+	else if (ret == 0 && (ret = read_full(c, c->req_fd, body, hdr.size, deadline)) < 0)
+		fail(c, ret, "the back-end's request %u was cut short: %s", hdr.request,
+		     read_error(ret));
+	else if (ret < 0)
 		fail(c, ret, "the back-end's request channel failed: %s", read_error(ret));
 	if (ret < 0) {
 		close(c->req_fd);

@@ -1,0 +1,51 @@
+# Helpers of the vhost-user bridge tests: a qemu-storage-daemon exporting
+# a file as a vhost-user-blk back-end, with a QMP socket for resizes.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# qsd_start IMG SOCK QUEUES: starts the back-end and waits for its socket;
+# sets $qsd_pid.  The socket is made reachable by the daemon's user.
+qsd_start() {
+	local img=$1 sock=$2 nq=$3 i
+	rm -f "$sock" "$sock.qmp"
+	qemu-storage-daemon \
+		--blockdev driver=file,filename="$img",node-name=d0,cache.direct=on,aio=native \
+		--export type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path="$sock",writable=on,num-queues="$nq" \
+		--chardev socket,id=qmp0,path="$sock.qmp",server=on,wait=off \
+		--monitor chardev=qmp0 \
+		>> /tmp/qsd.log 2>&1 &
+	qsd_pid=$!
+	for i in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	[ -S "$sock" ] || { cat /tmp/qsd.log; fail "qemu-storage-daemon made no socket $sock"; }
+	chmod 666 "$sock"
+}
+
+# qsd_kill: the back-end dies as a crash would.
+qsd_kill() {
+	kill -KILL "$qsd_pid" 2>/dev/null
+	wait "$qsd_pid" 2>/dev/null
+}
+
+# qsd_qmp SOCK JSON: one QMP command to the back-end; prints the answer.
+qsd_qmp() {
+	/usr/bin/python3 - "$1.qmp" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ('{"execute": "qmp_capabilities"}', sys.argv[2]):
+	f.write(cmd + "\n"); f.flush()
+	while True:
+		r = json.loads(f.readline())
+		if "event" not in r:
+			break
+	if "error" in r:
+		print(r["error"]["desc"]); sys.exit(1)
+print(json.dumps(r["return"]))
+PY
+}
+
+# proc_cpu_ticks PID: user + system clock ticks the process used so far.
+proc_cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
