@@ -133,6 +133,25 @@ want_target vduse-file-2q && add_blk vduse-file-2q bfile2 --queues 2 $img
 want_target qsd-1q && add_qsd qsd-1q bqsd1 1
 want_target qsd-2q && add_qsd qsd-2q bqsd2 2
 
+# qemu-storage-daemon's vhost-user-blk export of the same file, bridged by
+# vduse-blk: qsd walks the kernel's rings itself.  The CPU sampled is the
+# bridge's; the back-end's goes in env.txt's bridge_backend_pid.
+if want_target bridge-qsd-1q; then
+	sock=$work/vu.sock
+	rm -f $sock
+	qemu-storage-daemon \
+		--blockdev driver=file,filename=$img,node-name=d0,locking=off,aio=io_uring,cache.direct=on \
+		--export type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$sock,writable=on,num-queues=1 \
+		>> "$out/setup.log" 2>&1 &
+	p=$!
+	at_exit "kill $p 2>/dev/null; wait $p 2>/dev/null"
+	for i in $(seq 100); do [ -S $sock ] && break; sleep 0.1; done
+	[ -S $sock ] || fail "qemu-storage-daemon made no socket $sock (see setup.log)"
+	chmod 666 $sock
+	add_blk bridge-qsd-1q bbridge1 vhost-user:$sock
+	echo "bridge_backend_pid=$p" >> "$out/env.txt"
+fi
+
 if want_target nbd; then
 	# The same choices as for qemu-storage-daemon: O_DIRECT, io_uring.
 	[ -b /dev/nbd0 ] || fail "/dev/nbd0 missing (nbd module not loaded?)"
@@ -302,6 +321,7 @@ perf_profile() {	# target, job
 if [ "$perf_on" = 1 ] && perf --version > /dev/null 2>&1; then
 	perf_profile vduse-file-1q randread-4k-qd32
 	perf_profile qsd-1q randread-4k-qd32
+	perf_profile bridge-qsd-1q randread-4k-qd32
 	perf_profile vduse-mem-1q randread-4k-qd32
 	perf_profile vduse-mem-1q randread-4k-qd1
 else
