@@ -417,6 +417,15 @@ int vdk_vq_ring_indices(const struct vdk_vq *vq, uint16_t *avail_idx,
 int vdk_vq_interrupt(struct vdk_vq *vq);
 
 /**
+ * vdk_vq_restart_at_used() - take back a ring another process walked.
+ * For a device with VDK_DEV_RINGS_ELSEWHERE whose walker is gone: the
+ * next vdk_vq_pop() reads the oldest request not completed (the used
+ * index; exact if the walker completed in order), so that the
+ * application can answer what it left.  Only the queue's thread.
+ */
+void vdk_vq_restart_at_used(struct vdk_vq *vq);
+
+/**
  * vdk_dev_iova_fd() - the file behind IOVA @iova of a device attached to
  * virtio_vdpa, for another process to map.  Returns a new descriptor the
  * caller owns (close it), with the IOTLB entry's first and last IOVA and

@@ -786,6 +786,13 @@ void vq_restart_at_used(struct vdk_vq *vq)
 {
 	vq->used_idx = ld16_acquire(&vq->used->idx);
 	vq->last_avail_idx = vq->used_idx;
+	vq->signalled_used_valid = false;
+}
+
+VDK_EXPORT void vdk_vq_restart_at_used(struct vdk_vq *vq)
+{
+	if (vq->num)
+		vq_restart_at_used(vq);
 }
 
 VDK_EXPORT int vdk_vq_rings(const struct vdk_vq *vq, struct vdk_vq_rings *rings)

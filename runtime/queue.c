@@ -470,13 +470,15 @@ static void run_relay(struct queue_thread *qt)
 	arm_poll(qt);
 	while (!atomic_load(&qt->stop)) {
 		arm_stop(qt);
-		wait_events(qt, 0);
+		wait_events(qt, abort_wait(qt));
 		reap(qt);
 		if (qt->poll_ready) {
 			qt->poll_ready = false;
 			qt->ops->process(qt->mq);
 			arm_poll(qt);
 		}
+		/* A removal while the walker is gone: the model answers for it. */
+		maybe_abort(qt);
 	}
 }
 

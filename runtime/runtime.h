@@ -177,8 +177,11 @@ struct model_queue_ops {
 	 * The model hands the rings to another process (a vhost-user
 	 * back-end) in ->init and takes them back in ->fini: the thread then
 	 * never watches kicks or pops, and only runs ->process when
-	 * ->poll_fd is ready (the back-end's interrupt requests).  Of the
-	 * other callbacks only init, fini, poll_fd and process are called.
+	 * ->poll_fd is ready (the back-end's interrupt requests), and
+	 * ->abort when a removal's time is up (->inflight: what the other
+	 * process holds).  Of the other callbacks only init, fini, poll_fd,
+	 * process, inflight and abort are called; ->poll_fd is asked again
+	 * after every ->process.
 	 */
 	bool rings_elsewhere;
 	/*

@@ -39,6 +39,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -105,9 +106,11 @@ struct bridge {
 	bool mem_sent;			/* the table of this generation is there */
 	uint64_t gen;
 	uint64_t *done_retired;		/* completions of stopped rings, per queue */
+	uint64_t *failed_retired;	/* and their I/O errors */
 	uint64_t next_try_ns;		/* reconnection */
 	uint64_t lost_ns;		/* when the back-end went, 0 if there */
 	unsigned int reconnects;
+	bool failing;			/* --io-timeout ran out */
 	struct msg_ratelimit rl;
 };
 
@@ -118,11 +121,21 @@ struct bridge_q {
 	unsigned int index;
 	int call_fd;
 	bool handed;			/* the back-end has the ring */
+	/*
+	 * The back-end is gone for longer than --io-timeout, or the device is
+	 * being removed without it: this thread answers the ring itself,
+	 * every request with an I/O error.  Set under bridge.lock.
+	 */
+	atomic_bool failing;
+	bool taken;			/* queue thread: ring taken back */
 	_Atomic uint64_t done;		/* completions seen (used index moves) */
 	uint16_t last_used;		/* queue thread only */
 	_Atomic uint64_t irqs;
+	_Atomic uint64_t failed;	/* answered with an I/O error here */
 	struct msg_ratelimit rl;	/* queue thread's lines */
 };
+
+static uint64_t mq_inflight(void *p);
 
 static bool is_bridge_spec(const char *spec)
 {
@@ -214,6 +227,7 @@ static void model_close(void *m)
 	pthread_mutex_destroy(&b->lock);
 	free(b->qs);
 	free(b->done_retired);
+	free(b->failed_retired);
 	free(b);
 }
 
@@ -283,7 +297,8 @@ static int model_init(void *m, struct daemon *d, struct vdk_dev_config *cfg,
 	b->d = d;
 	b->qs = calloc(n, sizeof(*b->qs));
 	b->done_retired = calloc(n, sizeof(*b->done_retired));
-	if (!b->qs || !b->done_retired) {
+	b->failed_retired = calloc(n, sizeof(*b->failed_retired));
+	if (!b->qs || !b->done_retired || !b->failed_retired) {
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -423,6 +438,8 @@ static void resume_backend(struct bridge *b)
 
 		if (!q)
 			continue;
+		/* Whatever this thread answered is in the used ring by now. */
+		atomic_store(&q->failing, false);
 		ret = vdk_vq_rings(q->vq, &r);
 		if (ret == 0)
 			ret = hand_memory(b, r.desc);
@@ -446,6 +463,7 @@ static void resume_backend(struct bridge *b)
 	msg_log(MSG_INFO, "vhost-user back-end %s is back after %.1f s; I/O resumes",
 		b->path, (now_ns() - b->lost_ns) / 1e9);
 	b->lost_ns = 0;
+	b->failing = false;
 	b->reconnects++;
 }
 
@@ -484,6 +502,38 @@ static void try_reconnect(struct bridge *b, uint64_t *old, uint64_t *cap)
 		return;
 	}
 	resume_backend(b);
+}
+
+/* Has queue @q's thread answer its ring itself; lock held. */
+static void start_failing(struct bridge_q *q)
+{
+	if (atomic_load(&q->failing))
+		return;
+	q->handed = false;
+	atomic_store(&q->failing, true);
+	/* Wakes the thread, which polls this fd while the back-end has the ring. */
+	eventfd_write(q->call_fd, 1);
+}
+
+/*
+ * --io-timeout: once the back-end has been gone that long, what waits
+ * fails, and so does everything after it until the back-end is back.
+ * Lock held.
+ */
+static void check_io_timeout(struct bridge *b)
+{
+	uint32_t t = b->opts->io_timeout_s;
+	unsigned int i;
+
+	if (!t || b->failing || !b->lost_ns ||
+	    now_ns() - b->lost_ns < (uint64_t)t * NSEC_PER_SEC)
+		return;
+	b->failing = true;
+	msg_log(MSG_ERR, "the vhost-user back-end has been gone for %u s (--io-timeout): "
+		"I/O fails with an error until it is back", t);
+	for (i = 0; i < b->nr_queues; i++)
+		if (b->qs[i])
+			start_failing(b->qs[i]);
 }
 
 /* Passes a capacity change on to the driver; lock NOT held (see top). */
@@ -527,6 +577,8 @@ static void model_watch(void *m)
 		lose_backend(b, "it closed the connection");
 	if (b->conn.fd < 0) {
 		try_reconnect(b, &old, &cap);
+		if (b->conn.fd < 0)
+			check_io_timeout(b);
 	} else {
 		do {
 			ret = vu_backend_request(&b->conn, &req);
@@ -573,44 +625,47 @@ static void model_info(void *m, struct out *o, bool tsv)
 static void model_stats(void *m, struct out *o, bool text)
 {
 	struct bridge *b = m;
-	uint64_t total = 0, total_infl = 0, irqs = 0;
+	uint64_t t_done = 0, t_infl = 0, t_irqs = 0, t_err = 0;
 	unsigned int i;
 
 	if (text)
-		out_printf(o, "%-6s %12s %6s %10s\n", "queue", "requests", "infl", "irqs");
+		out_printf(o, "%-6s %12s %6s %10s %8s\n", "queue", "requests", "infl",
+			   "irqs", "errors");
 	else
 		out_printf(o, "\"queues\": [");
 	pthread_mutex_lock(&b->lock);
 	for (i = 0; i < b->nr_queues; i++) {
 		struct bridge_q *q = b->qs[i];
-		uint64_t done = b->done_retired[i], infl = 0, qi = 0;
-		uint16_t avail, used;
+		uint64_t done = b->done_retired[i], err = b->failed_retired[i];
+		uint64_t infl = 0, irqs = 0;
 
 		if (q) {
 			done += atomic_load(&q->done);
-			qi = atomic_load(&q->irqs);
-			if (vdk_vq_ring_indices(q->vq, &avail, &used) == 0)
-				infl = (uint16_t)(avail - used);
+			err += atomic_load(&q->failed);
+			irqs = atomic_load(&q->irqs);
+			infl = mq_inflight(q);
 		}
-		total += done;
-		total_infl += infl;
-		irqs += qi;
+		t_done += done;
+		t_infl += infl;
+		t_irqs += irqs;
+		t_err += err;
 		if (text)
-			out_printf(o, "%-6u %12" PRIu64 " %6" PRIu64 " %10" PRIu64 "\n",
-				   i, done, infl, qi);
+			out_printf(o, "%-6u %12" PRIu64 " %6" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n",
+				   i, done, infl, irqs, err);
 		else
 			out_printf(o, "%s{\"index\": %u, \"running\": %s, \"stats\": "
 				   "{\"requests\": %" PRIu64 ", \"inflight\": %" PRIu64
-				   ", \"interrupts\": %" PRIu64 "}}", i ? ", " : "", i,
-				   q ? "true" : "false", done, infl, qi);
+				   ", \"interrupts\": %" PRIu64 ", \"errors\": %" PRIu64 "}}",
+				   i ? ", " : "", i, q ? "true" : "false", done, infl, irqs, err);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (text)
-		out_printf(o, "%-6s %12" PRIu64 " %6" PRIu64 " %10" PRIu64 "\n", "total",
-			   total, total_infl, irqs);
+		out_printf(o, "%-6s %12" PRIu64 " %6" PRIu64 " %10" PRIu64 " %8" PRIu64 "\n",
+			   "total", t_done, t_infl, t_irqs, t_err);
 	else
 		out_printf(o, "], \"total\": {\"requests\": %" PRIu64 ", \"inflight\": %"
-			   PRIu64 ", \"interrupts\": %" PRIu64 "}", total, total_infl, irqs);
+			   PRIu64 ", \"interrupts\": %" PRIu64 ", \"errors\": %" PRIu64 "}",
+			   t_done, t_infl, t_irqs, t_err);
 }
 
 /*
@@ -693,6 +748,8 @@ static int mq_init(void *model, struct queue_thread *qt, unsigned int index,
 	pthread_mutex_lock(&b->lock);
 	b->qs[index] = q;
 	b->running++;
+	if (b->failing)
+		atomic_store(&q->failing, true);
 	if (b->conn.fd >= 0) {
 		struct vdk_vq_rings r;
 
@@ -734,6 +791,7 @@ static void mq_fini(void *p)
 		lose_backend(b, b->conn.err);
 	b->qs[q->index] = NULL;
 	b->done_retired[q->index] += atomic_load(&q->done);
+	b->failed_retired[q->index] += atomic_load(&q->failed);
 	if (--b->running == 0)
 		b->mem_sent = false;
 	pthread_mutex_unlock(&b->lock);
@@ -741,11 +799,61 @@ static void mq_fini(void *p)
 	free(q);
 }
 
+/* While failing, requests come by kicks; else the back-end's calls. */
 static int mq_poll_fd(void *p)
 {
 	struct bridge_q *q = p;
 
-	return q->call_fd;
+	return atomic_load(&q->failing) ? vdk_vq_kick_fd(q->vq) : q->call_fd;
+}
+
+/* Answers @req with VIRTIO_BLK_S_IOERR in its last writable byte. */
+static void fail_req(struct bridge_q *q, struct vdk_req *req)
+{
+	struct iovec *st;
+
+	if (!req->in_num) {
+		vdk_vq_push(q->vq, req, 0);
+		return;
+	}
+	st = &req->iov[req->out_num + req->in_num - 1];
+	if (st->iov_len)
+		((uint8_t *)st->iov_base)[st->iov_len - 1] = VIRTIO_BLK_S_IOERR;
+	vdk_vq_push(q->vq, req, 1);
+}
+
+/*
+ * Queue thread, failing: takes the ring back (once) and answers every
+ * request in it with an I/O error, then asks for kicks.  Under the lock,
+ * so that a reconnection never hands over a ring this thread is in.
+ */
+static uint64_t fail_ring(struct bridge_q *q)
+{
+	struct bridge *b = q->b;
+	struct vdk_req *req;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&b->lock);
+	if (!atomic_load(&q->failing)) {
+		q->taken = false;
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	if (!q->taken) {
+		vdk_vq_restart_at_used(q->vq);
+		q->taken = true;
+	}
+	do {
+		vdk_vq_kick_clear(q->vq);
+		while (vdk_vq_pop(q->vq, sizeof(*req), &req) == 0) {
+			fail_req(q, req);
+			n++;
+		}
+	} while (!vdk_vq_broken(q->vq) && vdk_vq_enable_kicks(q->vq, true));
+	if (n)
+		vdk_vq_notify(q->vq);
+	pthread_mutex_unlock(&b->lock);
+	return n;
 }
 
 /* The back-end signalled: one interrupt for however many signals came. */
@@ -755,6 +863,13 @@ static void mq_process(void *p)
 	uint64_t n;
 	int ret;
 
+	if (atomic_load(&q->failing)) {
+		n = fail_ring(q);
+		count_used(q);
+		atomic_fetch_add(&q->failed, n);
+		return;
+	}
+	q->taken = false;
 	if (read(q->call_fd, &n, sizeof(n)) < 0)
 		return;
 	count_used(q);
@@ -766,12 +881,49 @@ static void mq_process(void *p)
 	atomic_fetch_add(&q->irqs, 1);
 }
 
+/* What the driver waits for: posted and not completed. */
+static uint64_t mq_inflight(void *p)
+{
+	struct bridge_q *q = p;
+	uint16_t avail, used;
+
+	if (vdk_vq_ring_indices(q->vq, &avail, &used) < 0)
+		return 0;
+	return (uint16_t)(avail - used);
+}
+
+/*
+ * The device is being removed and its requests were not answered in
+ * time (or del --force): stop the back-end's ring, if it is there, and
+ * answer the rest here with an I/O error.
+ */
+static bool mq_abort(void *p)
+{
+	struct bridge_q *q = p;
+	struct bridge *b = q->b;
+	unsigned int base;
+	uint64_t n;
+
+	pthread_mutex_lock(&b->lock);
+	if (q->handed && b->conn.fd >= 0 &&
+	    vu_get_vring_base(&b->conn, q->index, &base) < 0)
+		lose_backend(b, b->conn.err);
+	start_failing(q);
+	pthread_mutex_unlock(&b->lock);
+	n = fail_ring(q);
+	count_used(q);
+	atomic_fetch_add(&q->failed, n);
+	return true;
+}
+
 static const struct model_queue_ops bridge_queue_ops = {
 	.rings_elsewhere = true,
 	.init = mq_init,
 	.fini = mq_fini,
 	.poll_fd = mq_poll_fd,
 	.process = mq_process,
+	.inflight = mq_inflight,
+	.abort = mq_abort,
 };
 
 const struct device_model bridge_model = {

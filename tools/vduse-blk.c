@@ -50,8 +50,8 @@ void usage(FILE *out)
 "      --serial STR        serial number the guest sees (up to 20 bytes)\n"
 "      --cache MODE        file backend: auto (O_DIRECT when aligned),\n"
 "                          direct, or buffered (page cache) (default auto)\n"
-"      --io-timeout SEC    nbd and rbd backends: fail I/O after SEC s without\n"
-"                          the server or cluster\n"
+"      --io-timeout SEC    nbd, rbd and vhost-user: fail I/O after SEC s without\n"
+"                          the server, cluster or back-end\n"
 "                          (default 0: wait for it to come back)\n"
 "      --msg-timeout SEC   how long the kernel waits for a dead daemon's answer\n"
 "                          before it breaks the device; recover must come\n"
@@ -70,7 +70,7 @@ void usage(FILE *out)
 "  vhost-user:PATH         a vhost-user-blk back-end's socket (qemu-storage-daemon,\n"
 "                          SPDK, ...): it walks the rings itself, the data never\n"
 "                          passes through " PROG "; takes --name, --queues (at most\n"
-"                          the back-end's), --queue-size, --read-only\n"
+"                          the back-end's), --queue-size, --read-only, --io-timeout\n"
 "  Sizes take K, M, G or T (powers of 1024).\n"
 "\n"
 "Needs root and the vduse, vdpa and virtio_vdpa (or vhost_vdpa) modules:\n"
@@ -242,7 +242,6 @@ int cmd_add(int argc, char **argv)
 			}
 			break;
 		case 'T':
-			not_bridged = "--io-timeout (not supported for vhost-user yet)";
 			if (!parse_uint("--io-timeout", optarg, 0, blk_model_io_timeout_max,
 					&o.blk.io_timeout_s))
 				return 1;

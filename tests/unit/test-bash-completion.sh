@@ -86,8 +86,8 @@ mkdir "$tmp/cwd" "$tmp/cwd/images"
 : > "$tmp/cwd/disk.img"
 : > "$tmp/cwd/images/a.raw"
 cd "$tmp/cwd" || exit 1
-expect "vduse-blk add " file: memory: null: nbd:// nbds:// nbd+unix:/// rbd: disk.img images/
-expect "vduse-blk add --name data -q 2 " file: memory: null: nbd:// nbds:// nbd+unix:/// rbd: \
+expect "vduse-blk add " file: memory: null: nbd:// nbds:// nbd+unix:/// rbd: vhost-user: disk.img images/
+expect "vduse-blk add --name data -q 2 " file: memory: null: nbd:// nbds:// nbd+unix:/// rbd: vhost-user: \
 	disk.img images/
 expect "vduse-blk add m" memory:
 expect "vduse-blk add nbd" nbd:// nbds:// nbd+unix:///
@@ -97,6 +97,7 @@ expect "vduse-blk add images/" images/a.raw
 # After file: bash replaces only what follows the ':'.
 expect "vduse-blk add file:d" disk.img
 expect "vduse-blk add file:images/" images/a.raw
+expect "vduse-blk add vhost-user:d" disk.img
 expect "vduse-blk add memory:1G"
 # One backend only.
 expect "vduse-blk add memory:1G "
