@@ -234,7 +234,7 @@ int cmd_del(int argc, char **argv)
 	 */
 	add_opts_init(&o);
 	if (load_conf(name, &o.dev) == 0) {
-		add_opts_init(&o);
+		add_opts_choose_model(&o);
 		o.blk.fail_io = force;
 		o.dev.force = force;
 		if (force)

@@ -318,7 +318,7 @@ int cmd_add(int argc, char **argv)
 		/* The saved settings, not this command line, describe it. */
 		return cmd_recover(dev->foreground ? 3 : 2, rargv);
 	}
-	add_opts_init(&o);
+	add_opts_choose_model(&o);
 	return start_daemon(dev, DAEMON_ADD);
 }
 
@@ -366,7 +366,7 @@ int cmd_recover(int argc, char **argv)
 			"'" PROG " del %s' removes it", name, RUN_DIR, name, name);
 		return 1;
 	}
-	add_opts_init(&o);
+	add_opts_choose_model(&o);
 	if (o.dev.model->lost_with_daemon(&o.blk, what, sizeof(what))) {
 		msg_err("%s was %s: its data died with its daemon, so serving "
 			"it again would hand the kernel an empty disk; remove it with '"

@@ -45,10 +45,18 @@ struct add_opts {
 };
 
 /*
- * Points @o->dev at the model that serves @o->blk.backend (the block
- * model while there is none yet) and its options (zeroes nothing).
+ * Points @o->dev at the block model and its options (zeroes nothing), as
+ * load_conf() needs: the settings file holds the block model's keys for
+ * every device.
  */
 static inline void add_opts_init(struct add_opts *o)
+{
+	o->dev.model = &blk_model;
+	o->dev.model_opts = &o->blk;
+}
+
+/* Once @o->blk.backend is known: the model that serves it. */
+static inline void add_opts_choose_model(struct add_opts *o)
 {
 	o->dev.model = model_for_spec(o->blk.backend);
 	o->dev.model_opts = &o->blk;
