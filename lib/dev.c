@@ -82,24 +82,37 @@ static int dev_inject_irq(struct vdk_vq *vq)
  * file whose offset equals the IOVA, for vhost-vdpa it is the VMM's memory
  * file at an arbitrary offset.
  */
+/* The fd of the IOTLB entry holding @iova, the entry in *@entry; or -errno. */
+static int iotlb_get_fd(struct vdk_dev *dev, uint64_t iova,
+			struct vduse_iotlb_entry *entry)
+{
+	int fd;
+
+	memset(entry, 0, sizeof(*entry));
+	entry->start = iova;
+	entry->last = iova;
+	fd = ioctl(dev->fd, VDUSE_IOTLB_GET_FD, entry);
+	if (fd >= 0)
+		return fd;
+	if (errno == EINVAL)
+		return vdk_set_error(-EFAULT, "IOVA 0x%llx is not mapped by the driver",
+				     (unsigned long long)iova);
+	return vdk_set_error(-errno, "VDUSE_IOTLB_GET_FD(0x%llx) failed: %s",
+			     (unsigned long long)iova, strerror(errno));
+}
+
 static int dev_iova_miss(struct iova_map *map, uint64_t iova, void *opaque)
 {
 	struct vdk_dev *dev = opaque;
-	struct vduse_iotlb_entry entry = { .start = iova, .last = iova };
+	struct vduse_iotlb_entry entry;
 	struct iova_region r;
 	uint64_t len, delta, page;
 	int fd, prot = 0, ret;
 	void *base;
 
-	fd = ioctl(dev->fd, VDUSE_IOTLB_GET_FD, &entry);
-	if (fd < 0) {
-		if (errno == EINVAL)
-			return vdk_set_error(-EFAULT,
-					     "IOVA 0x%llx is not mapped by the driver",
-					     (unsigned long long)iova);
-		return vdk_set_error(-errno, "VDUSE_IOTLB_GET_FD(0x%llx) failed: %s",
-				     (unsigned long long)iova, strerror(errno));
-	}
+	fd = iotlb_get_fd(dev, iova, &entry);
+	if (fd < 0)
+		return fd;
 	if (entry.perm & VDUSE_ACCESS_RO)
 		prot |= PROT_READ;
 	if (entry.perm & VDUSE_ACCESS_WO)
@@ -195,18 +208,12 @@ static struct vdk_dev *dev_alloc(const struct vdk_dev_config *cfg)
 VDK_EXPORT int vdk_dev_iova_fd(struct vdk_dev *dev, uint64_t iova,
 				uint64_t *start, uint64_t *last, uint64_t *offset)
 {
-	struct vduse_iotlb_entry entry = { .start = iova, .last = iova };
+	struct vduse_iotlb_entry entry;
 	int fd;
 
-	fd = ioctl(dev->fd, VDUSE_IOTLB_GET_FD, &entry);
-	if (fd < 0) {
-		if (errno == EINVAL)
-			return vdk_set_error(-EFAULT,
-					     "IOVA 0x%llx is not mapped by the driver",
-					     (unsigned long long)iova);
-		return vdk_set_error(-errno, "VDUSE_IOTLB_GET_FD(0x%llx) failed: %s",
-				     (unsigned long long)iova, strerror(errno));
-	}
+	fd = iotlb_get_fd(dev, iova, &entry);
+	if (fd < 0)
+		return fd;
 	if (entry.last < entry.start || iova < entry.start || iova > entry.last) {
 		close(fd);
 		return vdk_set_error(-EIO,

@@ -38,13 +38,22 @@ grep -q "lost" /run/vduse-blk/br0.log || fail "the bridge did not notice the bac
 "$BLK" list --json | grep -q '"backend_connected": false' || fail "list does not show the back-end gone"
 qsd_start $img $sock 1
 start=$(date +%s.%N)
-for i in $(seq 50); do
-	grep -q "is back" /run/vduse-blk/br0.log && break
+for i in $(seq 200); do
+	grep -q "is back after" /run/vduse-blk/br0.log && break
 	sleep 0.1
 done
-grep -q "is back" /run/vduse-blk/br0.log || { cat /run/vduse-blk/br0.log; fail "the bridge did not reconnect"; }
+grep -q "is back after" /run/vduse-blk/br0.log || { cat /run/vduse-blk/br0.log; fail "the bridge did not reconnect"; }
 log "reconnected in $(elapsed_since $start) s"
-wait $fio_pid || { cat /tmp/fio-bridge.log; fail "fio failed across the back-end's restart"; }
+wait_fio() {	# fio must end within 60 s of its planned end
+	local i
+	for i in $(seq 600); do
+		kill -0 $fio_pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 $fio_pid 2>/dev/null && fail "fio hangs ($("$BLK" stats br0 | tail -n 1))"
+	wait $fio_pid
+}
+wait_fio || { cat /tmp/fio-bridge.log; fail "fio failed across the back-end's restart"; }
 grep -q "err= 0" /tmp/fio-bridge.log || { cat /tmp/fio-bridge.log; fail "fio reported errors"; }
 log "fio verified across the back-end's restart"
 
@@ -86,7 +95,7 @@ sleep 3
 kill_daemon br0
 sleep 1
 check "recover" "$BLK" recover br0
-wait $fio_pid || { cat /tmp/fio-bridge.log; fail "fio failed across the bridge's recover"; }
+wait_fio || { cat /tmp/fio-bridge.log; fail "fio failed across the bridge's recover"; }
 grep -q "err= 0" /tmp/fio-bridge.log || { cat /tmp/fio-bridge.log; fail "fio reported errors"; }
 log "fio verified across the bridge's kill and recover"
 check "del" "$BLK" del br0

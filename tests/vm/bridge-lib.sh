@@ -2,6 +2,20 @@
 # a file as a vhost-user-blk back-end, with a QMP socket for resizes.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# On failure: what the bridges and the back-end logged, and the kernel.
+bridge_diag() {
+	local rc=$? f
+	[ "$rc" = 0 ] && return 0
+	for f in /run/vduse-blk/*.log /tmp/qsd.log; do
+		[ -s "$f" ] || continue
+		echo "--- $f"
+		tail -n 30 "$f"
+	done
+	echo "--- dmesg"
+	dmesg | tail -n 20
+}
+trap 'bridge_diag; run_cleanups' EXIT
+
 # qsd_start IMG SOCK QUEUES: starts the back-end and waits for its socket;
 # sets $qsd_pid.  The socket is made reachable by the daemon's user.
 qsd_start() {

@@ -29,10 +29,11 @@ within "$took" 2 || fail "a read after the timeout waited $took s; it should fai
 "$BLK" stats brt --json | grep -q '"errors": [1-9]' || { "$BLK" stats brt; fail "stats count no errors"; }
 grep -q "io-timeout" /run/vduse-blk/brt.log || fail "the log does not say why I/O fails"
 qsd_start $img $sock 1
-for i in $(seq 50); do
-	grep -q "is back" /run/vduse-blk/brt.log && break
+for i in $(seq 200); do
+	grep -q "is back after" /run/vduse-blk/brt.log && break
 	sleep 0.1
 done
+grep -q "is back after" /run/vduse-blk/brt.log || fail "the bridge did not reconnect within 20 s"
 check "read once the back-end is back" dd if="$dev" of=/dev/null bs=4k count=16 skip=300 iflag=direct status=none
 fio_verify "$dev" --size=8M
 check "del" "$BLK" del brt

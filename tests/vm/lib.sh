@@ -134,7 +134,8 @@ blk_add_any() {
 		prev=$a
 	done
 	[ -n "$name" ] || fail "adding a device needs --name"
-	dev=$("$BLK" add "$@") || fail "vduse-blk add $*"
+	# Bounded, so that a hang fails here with the test's own diagnostics.
+	dev=$(timeout 120 "$BLK" add "$@") || fail "vduse-blk add $*"
 	added=$name
 	at_exit "'$BLK' del '$name' 2>/dev/null"
 }
