@@ -22,7 +22,9 @@
  * every running ring over again, starting at the ring's used index: the
  * requests the old back-end had taken and not completed are read again
  * and served by the new one.  That is exact for a back-end that completes
- * in order; see the README for what it means otherwise.
+ * in order, or for one that offers INFLIGHT_SHMFD: its record of what is
+ * in flight is kept here and given to the new process, which resubmits
+ * from it.  See the README for what it means otherwise.
  *
  * Thread model: open and close in the command's process; init, describe,
  * watch, info, stats and resize on the daemon's main thread; features_ok
@@ -85,7 +87,8 @@
 #define LOCAL_FEATURES ((1ULL << VIRTIO_F_ACCESS_PLATFORM) | (1ULL << VIRTIO_BLK_F_RO))
 
 #define WANT_PROTOCOL ((1ULL << VU_PF_MQ) | (1ULL << VU_PF_REPLY_ACK) |	\
-		       (1ULL << VU_PF_BACKEND_REQ) | (1ULL << VU_PF_CONFIG))
+		       (1ULL << VU_PF_BACKEND_REQ) | (1ULL << VU_PF_CONFIG) |	\
+		       (1ULL << VU_PF_INFLIGHT_SHMFD))
 
 struct bridge_q;
 
@@ -104,6 +107,13 @@ struct bridge {
 	struct bridge_q **qs;		/* running queues, per index */
 	unsigned int running;
 	bool mem_sent;			/* the table of this generation is there */
+	/*
+	 * The back-end's record of requests in flight, from the first
+	 * hand-over after a driver start to the next reset (fd -1: none),
+	 * given to every back-end process of that span: a new one resubmits
+	 * exactly what the old one had not completed.
+	 */
+	struct vu_inflight inflight;
 	uint64_t gen;
 	uint64_t *done_retired;		/* completions of stopped rings, per queue */
 	uint64_t *failed_retired;	/* and their I/O errors */
@@ -194,6 +204,7 @@ static int model_open(const void *opts, void **m, char *why, size_t why_len)
 	b->path = o->backend + strlen(BRIDGE_PREFIX);
 	b->conn.timeout_ms = BRIDGE_TIMEOUT_MS;
 	vu_init(&b->conn);
+	b->inflight.fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	if (!*b->path) {
 		snprintf(why, why_len, "vhost-user: needs the back-end's socket, "
@@ -224,6 +235,8 @@ static void model_close(void *m)
 	if (!b)
 		return;
 	vu_close(&b->conn);
+	if (b->inflight.fd >= 0)
+		close(b->inflight.fd);
 	pthread_mutex_destroy(&b->lock);
 	free(b->qs);
 	free(b->done_retired);
@@ -334,6 +347,17 @@ static int hand_memory(struct bridge *b, uint64_t iova)
 
 	if (b->mem_sent)
 		return 0;
+	if (b->conn.protocol & (1ULL << VU_PF_INFLIGHT_SHMFD)) {
+		if (b->inflight.fd < 0) {
+			ret = vu_get_inflight_fd(&b->conn, b->nr_queues, b->opts->queue_size,
+						 &b->inflight);
+			if (ret < 0)
+				return ret;
+		}
+		ret = vu_set_inflight_fd(&b->conn, &b->inflight);
+		if (ret < 0)
+			return ret;
+	}
 	ret = vu_set_features(&b->conn, (b->driver_features & b->conn.features &
 					 ~LOCAL_FEATURES) |
 				      (1ULL << VU_F_PROTOCOL_FEATURES));
@@ -486,6 +510,8 @@ static void try_reconnect(struct bridge *b, uint64_t *old, uint64_t *cap)
 		msg_log_ratelimited(&b->rl, MSG_INFO, "%s", why);
 		return;
 	}
+	/* The device keeps the queue count it was made with. */
+	b->config.num_queues = b->nr_queues;
 	if (b->config.capacity != was) {
 		*old = was;
 		*cap = b->config.capacity;
@@ -792,8 +818,13 @@ static void mq_fini(void *p)
 	b->qs[q->index] = NULL;
 	b->done_retired[q->index] += atomic_load(&q->done);
 	b->failed_retired[q->index] += atomic_load(&q->failed);
-	if (--b->running == 0)
+	/* All stopped: a reset, and the record of what was in flight goes with it. */
+	if (--b->running == 0) {
 		b->mem_sent = false;
+		if (b->inflight.fd >= 0)
+			close(b->inflight.fd);
+		b->inflight.fd = -1;
+	}
 	pthread_mutex_unlock(&b->lock);
 	close(q->call_fd);
 	free(q);

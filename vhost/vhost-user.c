@@ -196,30 +196,37 @@ static int send_msg(struct vu_conn *c, uint32_t request, uint32_t flags,
 	return 0;
 }
 
-/* Closes every descriptor of a received control message. */
-static void close_fds(struct msghdr *mh)
+/*
+ * Closes every descriptor of a received control message, but the first
+ * one into *@keep if @keep is given and still -1.
+ */
+static void close_fds(struct msghdr *mh, int *keep)
 {
 	struct cmsghdr *cm;
 
 	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
 			int fd;
 
-			while (n--) {
-				memcpy(&fd, CMSG_DATA(cm) + n * sizeof(int), sizeof(fd));
-				close(fd);
+			for (i = 0; i < n; i++) {
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+				if (keep && *keep < 0)
+					*keep = fd;
+				else
+					close(fd);
 			}
 		}
 	}
 }
 
 /*
- * Reads exactly @len bytes from @fd by @deadline (monotonic ms); any
- * descriptors that come with them are closed (we expect none).
+ * Reads exactly @len bytes from @fd by @deadline (monotonic ms); the
+ * descriptors that come with them are closed, but the first one goes to
+ * *@keep where the caller expects one (@keep not NULL, still -1).
  */
 static int read_full(struct vu_conn *c, int fd, void *buf, size_t len,
-		     int64_t deadline)
+		     int64_t deadline, int *keep)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * VU_MEM_REGIONS_MAX)];
 	size_t done = 0;
@@ -251,7 +258,7 @@ static int read_full(struct vu_conn *c, int fd, void *buf, size_t len,
 			return -EPIPE;
 		if (n < 0)
 			return -errno;
-		close_fds(&mh);
+		close_fds(&mh, keep);
 		if (n == 0)
 			return -EPIPE;
 		done += (size_t)n;
@@ -272,13 +279,13 @@ static const char *read_error(int err)
  * Receives the reply to @request into @payload, which must be exactly
  * @size bytes: anything else from the back-end is a protocol error.
  */
-static int recv_reply(struct vu_conn *c, uint32_t request, void *payload,
-		      uint32_t size, int64_t deadline)
+static int recv_reply_fd(struct vu_conn *c, uint32_t request, void *payload,
+			 uint32_t size, int64_t deadline, int *keep)
 {
 	struct vu_hdr hdr;
 	int ret;
 
-	ret = read_full(c, c->fd, &hdr, sizeof(hdr), deadline);
+	ret = read_full(c, c->fd, &hdr, sizeof(hdr), deadline, keep);
 	if (ret < 0)
 		return dead(c, fail(c, ret, "no reply to request %u from the back-end: %s",
 				    request, read_error(ret)));
@@ -292,11 +299,17 @@ static int recv_reply(struct vu_conn *c, uint32_t request, void *payload,
 		return dead(c, fail(c, -EPROTO,
 				    "the back-end's reply to request %u has %u bytes; expected %u",
 				    request, hdr.size, size));
-	ret = read_full(c, c->fd, payload, size, deadline);
+	ret = read_full(c, c->fd, payload, size, deadline, keep);
 	if (ret < 0)
 		return dead(c, fail(c, ret, "the back-end's reply to request %u was cut short: %s",
 				    request, read_error(ret)));
 	return 0;
+}
+
+static int recv_reply(struct vu_conn *c, uint32_t request, void *payload,
+		      uint32_t size, int64_t deadline)
+{
+	return recv_reply_fd(c, request, payload, size, deadline, NULL);
 }
 
 /* A request whose reply is a payload of its own (GET_*). */
@@ -521,6 +534,65 @@ int vu_get_vring_base(struct vu_conn *c, unsigned int index, unsigned int *base)
 	return 0;
 }
 
+/* The inflight area's description, as the protocol lays it out. */
+struct vu_inflight_msg {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+};
+
+int vu_get_inflight_fd(struct vu_conn *c, unsigned int num_queues,
+		       unsigned int queue_size, struct vu_inflight *in)
+{
+	struct vu_inflight_msg m = {
+		.num_queues = num_queues, .queue_size = queue_size,
+	}, r;
+	int64_t deadline = now_ms() + timeout_of(c);
+	int fd = -1, ret;
+
+	if (!(c->protocol & (1ULL << VU_PF_INFLIGHT_SHMFD)))
+		return fail(c, -EPROTONOSUPPORT,
+			    "the back-end does not keep requests in flight (INFLIGHT_SHMFD)");
+	ret = send_msg(c, VU_GET_INFLIGHT_FD, 0, &m, sizeof(m), NULL, 0);
+	if (ret < 0)
+		return ret;
+	ret = recv_reply_fd(c, VU_GET_INFLIGHT_FD, &r, sizeof(r), deadline, &fd);
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	if (fd < 0)
+		return fail(c, -EPROTO, "the back-end's inflight area came without a descriptor");
+	/* Per queue a header and 16 bytes an entry: anything far larger is not one. */
+	if (r.mmap_size == 0 ||
+	    r.mmap_size > (uint64_t)num_queues * (64 + 32ULL * queue_size) + 65536 ||
+	    r.mmap_offset > r.mmap_size) {
+		close(fd);
+		return fail(c, -EPROTO,
+			    "the back-end's inflight area of %llu bytes at offset %llu does not fit "
+			    "%u queues of %u", (unsigned long long)r.mmap_size,
+			    (unsigned long long)r.mmap_offset, num_queues, queue_size);
+	}
+	in->fd = fd;
+	in->size = r.mmap_size;
+	in->offset = r.mmap_offset;
+	in->num_queues = num_queues;
+	in->queue_size = queue_size;
+	return 0;
+}
+
+int vu_set_inflight_fd(struct vu_conn *c, const struct vu_inflight *in)
+{
+	struct vu_inflight_msg m = {
+		.mmap_size = in->size, .mmap_offset = in->offset,
+		.num_queues = in->num_queues, .queue_size = in->queue_size,
+	};
+
+	return tell(c, VU_SET_INFLIGHT_FD, &m, sizeof(m), &in->fd, 1);
+}
+
 int vu_backend_request(struct vu_conn *c, uint32_t *req)
 {
 	struct pollfd pfd = { .fd = c->req_fd, .events = POLLIN };
@@ -534,11 +606,11 @@ int vu_backend_request(struct vu_conn *c, uint32_t *req)
 		return 0;
 	if (poll(&pfd, 1, 0) <= 0)
 		return 0;
-	ret = read_full(c, c->req_fd, &hdr, sizeof(hdr), deadline);
+	ret = read_full(c, c->req_fd, &hdr, sizeof(hdr), deadline, NULL);
 	if (ret == 0 && hdr.size > sizeof(body))
 		ret = fail(c, -EPROTO, "the back-end sent a request of %u bytes; at most %zu",
 			   hdr.size, sizeof(body));
-	else if (ret == 0 && (ret = read_full(c, c->req_fd, body, hdr.size, deadline)) < 0)
+	else if (ret == 0 && (ret = read_full(c, c->req_fd, body, hdr.size, deadline, NULL)) < 0)
 		fail(c, ret, "the back-end's request %u was cut short: %s", hdr.request,
 		     read_error(ret));
 	else if (ret < 0)

@@ -115,6 +115,21 @@ int vu_set_vring_enable(struct vu_conn *c, unsigned int index, bool enable);
 /* Stops ring @index; *@base is the next avail index it would have read. */
 int vu_get_vring_base(struct vu_conn *c, unsigned int index, unsigned int *base);
 /*
+ * The back-end's record of requests in flight (INFLIGHT_SHMFD): shared
+ * memory it fills and a new back-end process reads to resubmit them.
+ * The front-end only keeps the descriptor and passes it on.
+ */
+struct vu_inflight {
+	int fd;
+	uint64_t size, offset;
+	uint16_t num_queues, queue_size;
+};
+/* Asks the back-end for the area (once per device start); *@in owns the fd. */
+int vu_get_inflight_fd(struct vu_conn *c, unsigned int num_queues,
+		       unsigned int queue_size, struct vu_inflight *in);
+/* Hands the area to a (new) back-end before its rings; the fd stays ours. */
+int vu_set_inflight_fd(struct vu_conn *c, const struct vu_inflight *in);
+/*
  * Reads one message of the back-end's request channel without waiting
  * long: its type in *@req (0 if nothing was there), acknowledged when the
  * back-end asked.  -EPIPE when the channel closed.

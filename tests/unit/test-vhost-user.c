@@ -92,6 +92,8 @@ struct fake {
 	uint32_t cfg_offset;
 	int64_t cfg_size;		/* config reply's size field; -1: as asked */
 	uint32_t base_index_delta, base_num;
+	uint64_t inflight_size;		/* GET_INFLIGHT_FD's answer */
+	unsigned int inflight_nfds;	/* descriptors sent with it */
 	uint32_t fault_req;
 	enum fault fault;
 	uint64_t arg;
@@ -105,7 +107,7 @@ struct fake {
 	uint64_t set_features, set_protocol;
 	uint32_t nregions;
 	struct vu_region mem;
-	unsigned int mem_fds, ring_fds;
+	unsigned int mem_fds, ring_fds, inflight_fds_in;
 	bool got_ack;
 	char why[256];
 };
@@ -264,7 +266,7 @@ static bool is_get(uint32_t request)
 {
 	return request == VU_GET_FEATURES || request == VU_GET_PROTOCOL_FEATURES ||
 	       request == VU_GET_QUEUE_NUM || request == VU_GET_CONFIG ||
-	       request == VU_GET_VRING_BASE;
+	       request == VU_GET_VRING_BASE || request == VU_GET_INFLIGHT_FD;
 }
 
 static void check_flags(struct fake *f, const struct hdr *h)
@@ -310,6 +312,9 @@ static void take(struct fake *f, const struct hdr *h, const uint8_t *p)
 	case VU_SET_VRING_KICK:
 	case VU_SET_VRING_CALL:
 		f->ring_fds += f->nrx;
+		break;
+	case VU_SET_INFLIGHT_FD:
+		f->inflight_fds_in += f->nrx;
 		break;
 	case VU_SET_BACKEND_REQ_FD:
 		if (f->nrx != 1) {
@@ -429,6 +434,15 @@ static bool answer(struct fake *f, const struct hdr *h, const uint8_t *p)
 	case VU_GET_CONFIG:
 		rs = config_reply(f, h, p, r);
 		break;
+	case VU_GET_INFLIGHT_FD: {
+		/* {mmap_size, mmap_offset, num_queues, queue_size}, as asked */
+		uint64_t m[3] = { f->inflight_size, 0, 0 };
+
+		memcpy(&m[2], p + 16, 4);
+		memcpy(r, m, sizeof(m));
+		rs = sizeof(m);
+		break;
+	}
 	case VU_GET_VRING_BASE: {
 		struct ring_state s;
 
@@ -518,7 +532,8 @@ static bool answer(struct fake *f, const struct hdr *h, const uint8_t *p)
 	}
 normal:
 	if (reply)
-		send_msg(f->fd, req, flags, rs, r, rs, 0);
+		send_msg(f->fd, req, flags, rs, r, rs,
+			 req == VU_GET_INFLIGHT_FD ? f->inflight_nfds : 0);
 	chan_after(f, h->request);
 	return true;
 }
@@ -1114,6 +1129,50 @@ static bool case_renegotiate(void)
 	return true;
 }
 
+static bool case_inflight(void)
+{
+	const uint64_t pf = PF_ALL | (1ULL << VU_PF_INFLIGHT_SHMFD);
+	struct vu_inflight in = { .fd = -1 };
+
+	/* Offered: the area comes with its descriptor and goes to the next back-end. */
+	setup();
+	fk.protocol = pf;
+	fk.inflight_size = 8192;
+	fk.inflight_nfds = 1;
+	go();
+	EXPECT_OK(vu_negotiate(&conn, pf));
+	EXPECT_OK(vu_get_inflight_fd(&conn, 2, 256, &in));
+	CHECK(in.fd >= 0 && in.size == 8192 && in.num_queues == 2 && in.queue_size == 256,
+	      "inflight area fd %d, %llu bytes", in.fd, (unsigned long long)in.size);
+	EXPECT_OK(vu_set_inflight_fd(&conn, &in));
+	close(in.fd);
+	stop();
+	CHECK(fk.inflight_fds_in == 1, "SET_INFLIGHT_FD came with %u descriptors",
+	      fk.inflight_fds_in);
+
+	/* No descriptor, several, or a size no queue set has. */
+	setup();
+	fk.protocol = pf;
+	fk.inflight_size = 8192;
+	go();
+	EXPECT_OK(vu_negotiate(&conn, pf));
+	EXPECT_ERR(vu_get_inflight_fd(&conn, 2, 256, &in), -EPROTO, "without a descriptor");
+	setup();
+	fk.protocol = pf;
+	fk.inflight_size = 1ULL << 40;
+	fk.inflight_nfds = 3;
+	go();
+	EXPECT_OK(vu_negotiate(&conn, pf));
+	EXPECT_ERR(vu_get_inflight_fd(&conn, 2, 256, &in), -EPROTO, "does not fit");
+
+	/* Not offered: not asked for. */
+	setup();
+	go();
+	EXPECT_OK(vu_negotiate(&conn, pf));
+	EXPECT_ERR(vu_get_inflight_fd(&conn, 2, 256, &in), -EPROTONOSUPPORT, "INFLIGHT");
+	return true;
+}
+
 static const struct {
 	const char *name;
 	bool (*fn)(void);
@@ -1132,6 +1191,7 @@ static const struct {
 	{ "hung up", case_hung_up },
 	{ "connect", case_connect },
 	{ "negotiating twice", case_renegotiate },
+	{ "inflight area", case_inflight },
 };
 
 int main(void)
