@@ -77,12 +77,11 @@ static int dev_inject_irq(struct vdk_vq *vq)
 }
 
 /*
- * Maps the IOTLB entry containing @iova.  The kernel hands out one fd per
- * entry; for the bounce region and the coherent ring pages it is an anon
- * file whose offset equals the IOVA, for vhost-vdpa it is the VMM's memory
- * file at an arbitrary offset.
+ * The fd of the IOTLB entry holding @iova, the entry in *@entry; or -errno.
+ * The kernel hands out one fd per entry; for the bounce region and the
+ * coherent ring pages it is an anon file whose offset equals the IOVA, for
+ * vhost-vdpa it is the VMM's memory file at an arbitrary offset.
  */
-/* The fd of the IOTLB entry holding @iova, the entry in *@entry; or -errno. */
 static int iotlb_get_fd(struct vdk_dev *dev, uint64_t iova,
 			struct vduse_iotlb_entry *entry)
 {
@@ -92,15 +91,26 @@ static int iotlb_get_fd(struct vdk_dev *dev, uint64_t iova,
 	entry->start = iova;
 	entry->last = iova;
 	fd = ioctl(dev->fd, VDUSE_IOTLB_GET_FD, entry);
-	if (fd >= 0)
-		return fd;
-	if (errno == EINVAL)
-		return vdk_set_error(-EFAULT, "IOVA 0x%llx is not mapped by the driver",
+	if (fd < 0) {
+		if (errno == EINVAL)
+			return vdk_set_error(-EFAULT, "IOVA 0x%llx is not mapped by the driver",
+					     (unsigned long long)iova);
+		return vdk_set_error(-errno, "VDUSE_IOTLB_GET_FD(0x%llx) failed: %s",
+				     (unsigned long long)iova, strerror(errno));
+	}
+	if (!(entry->perm & VDUSE_ACCESS_RW) || entry->last < entry->start ||
+	    iova < entry->start || iova > entry->last) {
+		close(fd);
+		return vdk_set_error(-EIO,
+				     "kernel returned a bad IOTLB entry [0x%llx, 0x%llx] perm %u for IOVA 0x%llx",
+				     (unsigned long long)entry->start,
+				     (unsigned long long)entry->last, entry->perm,
 				     (unsigned long long)iova);
-	return vdk_set_error(-errno, "VDUSE_IOTLB_GET_FD(0x%llx) failed: %s",
-			     (unsigned long long)iova, strerror(errno));
+	}
+	return fd;
 }
 
+/* Maps the IOTLB entry containing @iova. */
 static int dev_iova_miss(struct iova_map *map, uint64_t iova, void *opaque)
 {
 	struct vdk_dev *dev = opaque;
@@ -117,15 +127,6 @@ static int dev_iova_miss(struct iova_map *map, uint64_t iova, void *opaque)
 		prot |= PROT_READ;
 	if (entry.perm & VDUSE_ACCESS_WO)
 		prot |= PROT_WRITE;
-	if (!prot || entry.last < entry.start || iova < entry.start ||
-	    iova > entry.last) {
-		ret = vdk_set_error(-EIO,
-				    "kernel returned a bad IOTLB entry [0x%llx, 0x%llx] perm %u for IOVA 0x%llx",
-				    (unsigned long long)entry.start,
-				    (unsigned long long)entry.last, entry.perm,
-				    (unsigned long long)iova);
-		goto out_close;
-	}
 
 	/* mmap wants a page-aligned offset: map from the page start. */
 	page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -214,14 +215,6 @@ VDK_EXPORT int vdk_dev_iova_fd(struct vdk_dev *dev, uint64_t iova,
 	fd = iotlb_get_fd(dev, iova, &entry);
 	if (fd < 0)
 		return fd;
-	if (entry.last < entry.start || iova < entry.start || iova > entry.last) {
-		close(fd);
-		return vdk_set_error(-EIO,
-				     "kernel returned a bad IOTLB entry [0x%llx, 0x%llx] for IOVA 0x%llx",
-				     (unsigned long long)entry.start,
-				     (unsigned long long)entry.last,
-				     (unsigned long long)iova);
-	}
 	*start = entry.start;
 	*last = entry.last;
 	*offset = entry.offset;

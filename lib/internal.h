@@ -221,14 +221,14 @@ void vq_store_hook(struct vdk_vq *vq, const char *what);
 #define VQ_STORE_POINT(vq, what) do { } while (0)
 #endif
 
+/* The next request is the oldest not completed: avail and used agree. */
+void vq_restart_at_used(struct vdk_vq *vq);
+
 /*
  * Sets up @vq over rings at the given IOVAs, translating through @map.
  * Returns 0, or -EINVAL (with the error set) if the rings are not mapped
  * or @num is not a power of two within max_size.
  */
-/* The next request is the oldest not completed: avail and used agree. */
-void vq_restart_at_used(struct vdk_vq *vq);
-
 int vq_init_rings(struct vdk_vq *vq, struct iova_map *map, unsigned int num,
 		  uint64_t desc_iova, uint64_t avail_iova, uint64_t used_iova,
 		  uint16_t last_avail_idx, uint64_t features);

@@ -101,7 +101,6 @@ struct bridge {
 	/* Protects everything below. */
 	pthread_mutex_t lock;
 	struct vu_conn conn;		/* conn.fd < 0 while the back-end is gone */
-	uint64_t offered;		/* what the device offers the driver */
 	uint64_t driver_features;	/* set at FEATURES_OK */
 	struct virtio_blk_config config;
 	struct bridge_q **qs;		/* running queues, per index */
@@ -137,7 +136,7 @@ struct bridge_q {
 	 * every request with an I/O error.  Set under bridge.lock.
 	 */
 	atomic_bool failing;
-	bool taken;			/* queue thread: ring taken back */
+	bool taken;			/* ring taken back (fail_ring); under the lock */
 	_Atomic uint64_t done;		/* completions seen (used index moves) */
 	uint16_t last_used;		/* queue thread only */
 	_Atomic uint64_t irqs;
@@ -305,7 +304,6 @@ static int model_init(void *m, struct daemon *d, struct vdk_dev_config *cfg,
 	if (n > 1)
 		f |= 1ULL << VIRTIO_BLK_F_MQ;
 	b->config.num_queues = n;
-	b->offered = f;
 	b->nr_queues = n;
 	b->d = d;
 	b->qs = calloc(n, sizeof(*b->qs));
@@ -389,29 +387,24 @@ static int hand_memory(struct bridge *b, uint64_t iova)
 }
 
 /*
- * Hands ring @q to the back-end, from @base; lock held.  0, or -errno
- * with b->conn.err.
+ * Hands ring @q (at @r) to the back-end, from @base; lock held.  0, or
+ * -errno with b->conn.err.
  */
-static int hand_ring(struct bridge *b, struct bridge_q *q, unsigned int base)
+static int hand_ring(struct bridge *b, struct bridge_q *q,
+		     const struct vdk_vq_rings *r, unsigned int base)
 {
-	struct vdk_vq_rings r;
 	struct vu_vring_addr a;
 	uint64_t ua = b->gen << GEN_SHIFT;
 	int ret;
 
-	ret = vdk_vq_rings(q->vq, &r);
-	if (ret < 0) {
-		snprintf(b->conn.err, sizeof(b->conn.err), "%s", vdk_last_error());
-		return ret;
-	}
-	if (r.desc >= DOMAIN_SIZE || r.avail >= DOMAIN_SIZE || r.used >= DOMAIN_SIZE) {
+	if (r->desc >= DOMAIN_SIZE || r->avail >= DOMAIN_SIZE || r->used >= DOMAIN_SIZE) {
 		snprintf(b->conn.err, sizeof(b->conn.err),
 			 "queue %u's rings lie outside the VDUSE domain", q->index);
 		return -EIO;
 	}
-	a.desc = ua + r.desc;
-	a.avail = ua + r.avail;
-	a.used = ua + r.used;
+	a.desc = ua + r->desc;
+	a.avail = ua + r->avail;
+	a.used = ua + r->used;
 	/*
 	 * The call fd first: a back-end may start on the ring as soon as it
 	 * has the kick fd (with kicks pending, at once), and libvhost-user
@@ -419,7 +412,7 @@ static int hand_ring(struct bridge *b, struct bridge_q *q, unsigned int base)
 	 */
 	ret = vu_set_vring_call(&b->conn, q->index, q->call_fd);
 	if (ret == 0)
-		ret = vu_set_vring_num(&b->conn, q->index, r.num);
+		ret = vu_set_vring_num(&b->conn, q->index, r->num);
 	if (ret == 0)
 		ret = vu_set_vring_base(&b->conn, q->index, base);
 	if (ret == 0)
@@ -464,13 +457,14 @@ static void resume_backend(struct bridge *b)
 			continue;
 		/* Whatever this thread answered is in the used ring by now. */
 		atomic_store(&q->failing, false);
+		q->taken = false;
 		ret = vdk_vq_rings(q->vq, &r);
 		if (ret == 0)
 			ret = hand_memory(b, r.desc);
 		if (ret == 0)
 			ret = vdk_vq_ring_indices(q->vq, &avail, &used);
 		if (ret == 0) {
-			ret = hand_ring(b, q, used);
+			ret = hand_ring(b, q, &r, used);
 			/* Kicks went to the old back-end: make the new one look. */
 			if (ret == 0)
 				eventfd_write(vdk_vq_kick_fd(q->vq), 1);
@@ -530,12 +524,14 @@ static void try_reconnect(struct bridge *b, uint64_t *old, uint64_t *cap)
 	resume_backend(b);
 }
 
-/* Has queue @q's thread answer its ring itself; lock held. */
+/*
+ * Has queue @q's thread answer its ring itself; lock held, and the
+ * back-end no longer walks it (lost, or take_ring_back()).
+ */
 static void start_failing(struct bridge_q *q)
 {
 	if (atomic_load(&q->failing))
 		return;
-	q->handed = false;
 	atomic_store(&q->failing, true);
 	/* Wakes the thread, which polls this fd while the back-end has the ring. */
 	eventfd_write(q->call_fd, 1);
@@ -695,10 +691,10 @@ static void model_stats(void *m, struct out *o, bool text)
 }
 
 /*
- * The size is the back-end's to change (qemu-storage-daemon: block_resize
- * over QMP); it tells us through its request channel.  `resize` checks
- * that the back-end now has @arg and passes it on, for a back-end that
- * does not send config changes.
+ * The size is the back-end's to change; it tells us through its request
+ * channel, or shows it at a reconnection.  `resize` checks that the
+ * back-end now has @arg and passes it on, for a back-end that does not
+ * send config changes.
  */
 static void model_resize(void *m, const char *arg, struct out *o)
 {
@@ -783,7 +779,7 @@ static int mq_init(void *model, struct queue_thread *qt, unsigned int index,
 		if (ret == 0)
 			ret = hand_memory(b, r.desc);
 		if (ret == 0)
-			ret = hand_ring(b, q, r.avail_base);
+			ret = hand_ring(b, q, &r, r.avail_base);
 		if (ret < 0)
 			lose_backend(b, b->conn.err);
 	}
@@ -803,18 +799,26 @@ static void count_used(struct bridge_q *q)
 	q->last_used = used;
 }
 
+/* GET_VRING_BASE stops the back-end's walk of ring @q; lock held. */
+static void take_ring_back(struct bridge *b, struct bridge_q *q)
+{
+	unsigned int base;
+
+	if (q->handed && b->conn.fd >= 0 &&
+	    vu_get_vring_base(&b->conn, q->index, &base) < 0)
+		lose_backend(b, b->conn.err);
+	q->handed = false;
+}
+
 static void mq_fini(void *p)
 {
 	struct bridge_q *q = p;
 	struct bridge *b = q->b;
-	unsigned int base;
 
 	count_used(q);
 	pthread_mutex_lock(&b->lock);
-	/* GET_VRING_BASE stops the ring in the back-end before its pages go. */
-	if (q->handed && b->conn.fd >= 0 &&
-	    vu_get_vring_base(&b->conn, q->index, &base) < 0)
-		lose_backend(b, b->conn.err);
+	/* Before the ring's pages go. */
+	take_ring_back(b, q);
 	b->qs[q->index] = NULL;
 	b->done_retired[q->index] += atomic_load(&q->done);
 	b->failed_retired[q->index] += atomic_load(&q->failed);
@@ -858,7 +862,7 @@ static void fail_req(struct bridge_q *q, struct vdk_req *req)
  * request in it with an I/O error, then asks for kicks.  Under the lock,
  * so that a reconnection never hands over a ring this thread is in.
  */
-static uint64_t fail_ring(struct bridge_q *q)
+static void fail_ring(struct bridge_q *q)
 {
 	struct bridge *b = q->b;
 	struct vdk_req *req;
@@ -866,9 +870,8 @@ static uint64_t fail_ring(struct bridge_q *q)
 
 	pthread_mutex_lock(&b->lock);
 	if (!atomic_load(&q->failing)) {
-		q->taken = false;
 		pthread_mutex_unlock(&b->lock);
-		return 0;
+		return;
 	}
 	if (!q->taken) {
 		vdk_vq_restart_at_used(q->vq);
@@ -884,7 +887,8 @@ static uint64_t fail_ring(struct bridge_q *q)
 	if (n)
 		vdk_vq_notify(q->vq);
 	pthread_mutex_unlock(&b->lock);
-	return n;
+	count_used(q);
+	atomic_fetch_add(&q->failed, n);
 }
 
 /* The back-end signalled: one interrupt for however many signals came. */
@@ -895,12 +899,9 @@ static void mq_process(void *p)
 	int ret;
 
 	if (atomic_load(&q->failing)) {
-		n = fail_ring(q);
-		count_used(q);
-		atomic_fetch_add(&q->failed, n);
+		fail_ring(q);
 		return;
 	}
-	q->taken = false;
 	if (read(q->call_fd, &n, sizeof(n)) < 0)
 		return;
 	count_used(q);
@@ -932,18 +933,12 @@ static bool mq_abort(void *p)
 {
 	struct bridge_q *q = p;
 	struct bridge *b = q->b;
-	unsigned int base;
-	uint64_t n;
 
 	pthread_mutex_lock(&b->lock);
-	if (q->handed && b->conn.fd >= 0 &&
-	    vu_get_vring_base(&b->conn, q->index, &base) < 0)
-		lose_backend(b, b->conn.err);
+	take_ring_back(b, q);
 	start_failing(q);
 	pthread_mutex_unlock(&b->lock);
-	n = fail_ring(q);
-	count_used(q);
-	atomic_fetch_add(&q->failed, n);
+	fail_ring(q);
 	return true;
 }
 

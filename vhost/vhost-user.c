@@ -19,9 +19,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "vhost-user.h"
 
 #define VU_VERSION		0x1
@@ -66,14 +66,6 @@ static int fail(struct vu_conn *c, int err, const char *fmt, ...)
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int timeout_of(const struct vu_conn *c)
@@ -238,7 +230,7 @@ static int read_full(struct vu_conn *c, int fd, void *buf, size_t len,
 			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
 		};
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - (int64_t)now_ms();
 		ssize_t n;
 
 		if (left <= 0)
@@ -316,7 +308,7 @@ static int recv_reply(struct vu_conn *c, uint32_t request, void *payload,
 static int call(struct vu_conn *c, uint32_t request, const void *in, uint32_t in_size,
 		void *out, uint32_t out_size)
 {
-	int64_t deadline = now_ms() + timeout_of(c);
+	int64_t deadline = (int64_t)now_ms() + timeout_of(c);
 	int ret;
 
 	ret = send_msg(c, request, 0, in, in_size, NULL, 0);
@@ -330,7 +322,7 @@ static int tell(struct vu_conn *c, uint32_t request, const void *in, uint32_t in
 		const int *fds, unsigned int nfds)
 {
 	bool ack = c->protocol & (1ULL << VU_PF_REPLY_ACK);
-	int64_t deadline = now_ms() + timeout_of(c);
+	int64_t deadline = (int64_t)now_ms() + timeout_of(c);
 	uint64_t status;
 	int ret;
 
@@ -548,7 +540,7 @@ int vu_get_inflight_fd(struct vu_conn *c, unsigned int num_queues,
 	struct vu_inflight_msg m = {
 		.num_queues = num_queues, .queue_size = queue_size,
 	}, r;
-	int64_t deadline = now_ms() + timeout_of(c);
+	int64_t deadline = (int64_t)now_ms() + timeout_of(c);
 	int fd = -1, ret;
 
 	if (!(c->protocol & (1ULL << VU_PF_INFLIGHT_SHMFD)))
@@ -597,7 +589,7 @@ int vu_backend_request(struct vu_conn *c, uint32_t *req)
 {
 	struct pollfd pfd = { .fd = c->req_fd, .events = POLLIN };
 	uint8_t body[VU_BACKEND_MSG_MAX];
-	int64_t deadline = now_ms() + timeout_of(c);
+	int64_t deadline = (int64_t)now_ms() + timeout_of(c);
 	struct vu_hdr hdr;
 	int ret;
 

@@ -1,5 +1,5 @@
 # Helpers of the vhost-user bridge tests: a qemu-storage-daemon exporting
-# a file as a vhost-user-blk back-end, with a QMP socket for resizes.
+# a file as a vhost-user-blk back-end.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # On failure: what the bridges and the back-end logged, and the kernel.
@@ -20,12 +20,10 @@ trap 'bridge_diag; run_cleanups' EXIT
 # sets $qsd_pid.  The socket is made reachable by the daemon's user.
 qsd_start() {
 	local img=$1 sock=$2 nq=$3 i
-	rm -f "$sock" "$sock.qmp"
+	rm -f "$sock"
 	qemu-storage-daemon \
 		--blockdev driver=file,filename="$img",node-name=d0,cache.direct=on,aio=native \
 		--export type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path="$sock",writable=on,num-queues="$nq" \
-		--chardev socket,id=qmp0,path="$sock.qmp",server=on,wait=off \
-		--monitor chardev=qmp0 \
 		>> /tmp/qsd.log 2>&1 &
 	qsd_pid=$!
 	for i in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
@@ -37,26 +35,6 @@ qsd_start() {
 qsd_kill() {
 	kill -KILL "$qsd_pid" 2>/dev/null
 	wait "$qsd_pid" 2>/dev/null
-}
-
-# qsd_qmp SOCK JSON: one QMP command to the back-end; prints the answer.
-qsd_qmp() {
-	/usr/bin/python3 - "$1.qmp" "$2" <<'PY'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-for cmd in ('{"execute": "qmp_capabilities"}', sys.argv[2]):
-	f.write(cmd + "\n"); f.flush()
-	while True:
-		r = json.loads(f.readline())
-		if "event" not in r:
-			break
-	if "error" in r:
-		print(r["error"]["desc"]); sys.exit(1)
-print(json.dumps(r["return"]))
-PY
 }
 
 # proc_cpu_ticks PID: user + system clock ticks the process used so far.
